@@ -1,0 +1,117 @@
+"""Configuration read from the environment (see README, "Configuration")."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _instance_secret(name: str, make) -> str:
+    """Read a secret kept in instance/, creating it on first development run."""
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings shared by every environment; values come from the environment."""
+
+    DMS_ENV = "development"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "dms_session"
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    SESSION_IDLE_MINUTES = 30
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    LANGUAGES = ("zh_CN", "en")
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMITS_PER_ACCOUNT = "5 per minute;20 per hour"
+    LOGIN_LIMITS_PER_ADDRESS = "30 per minute;300 per hour"
+    PUBLIC_API_LIMIT = "30 per minute"
+    API_TOKEN_TTL = 3600
+    JOB_MAX_ATTEMPTS = 3
+    OUTBOX_RELAY_AFTER_SECONDS = 10
+    # argon2id: RFC 9106 "low memory" profile, well above OWASP's minimum (19 MiB, t=2, p=1).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    def __init__(self):
+        env = os.environ
+        self.DMS_ENV = env.get("DMS_ENV", self.DMS_ENV)
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'dms.sqlite3'}"
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.DMS_TIMEZONE = env.get("DMS_TIMEZONE", "Asia/Shanghai")
+        self.BABEL_DEFAULT_TIMEZONE = self.DMS_TIMEZONE
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.SECRET_KEY = env.get("SECRET_KEY") or self._default_secret()
+        keys = env.get("DMS_FIELD_KEYS") or self._default_field_keys()
+        self.DMS_FIELD_KEYS = [k.strip() for k in keys.split(",") if k.strip()]
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgres://"):
+            self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
+                "postgres://", "postgresql+psycopg://", 1)
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql://"):
+            self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
+                "postgresql://", "postgresql+psycopg://", 1)
+        self.SQLALCHEMY_ENGINE_OPTIONS = dict(self.SQLALCHEMY_ENGINE_OPTIONS)
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            self.SQLALCHEMY_ENGINE_OPTIONS.setdefault("pool_pre_ping", True)
+        self.SESSION_COOKIE_SECURE = self.DMS_ENV == "production"
+
+    def _default_secret(self) -> str:
+        return _instance_secret("secret_key", lambda: secrets.token_hex(32))
+
+    def _default_field_keys(self) -> str:
+        return _instance_secret("field_keys", lambda: Fernet.generate_key().decode())
+
+
+class ProductionConfig(Config):
+    """Production refuses to start without its secrets."""
+
+    def _default_secret(self) -> str:
+        raise RuntimeError("SECRET_KEY must be set in production")
+
+    def _default_field_keys(self) -> str:
+        raise RuntimeError("DMS_FIELD_KEYS must be set in production")
+
+
+class TestingConfig(Config):
+    """Fast hashing (still at OWASP's minimum), fixed keys, no rate limits unless a test asks."""
+
+    TESTING = True
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19456
+    ARGON2_PARALLELISM = 1
+
+    def __init__(self):
+        os.environ.setdefault("DMS_ENV", "testing")
+        super().__init__()
+        self.DMS_ENV = "testing"
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DMS_TEST_DATABASE_URL") or "sqlite://"
+        self.REDIS_URL = None
+        self.RATELIMIT_STORAGE_URI = "memory://"
+
+    def _default_secret(self) -> str:
+        return "testing-secret-key-not-for-production"
+
+    def _default_field_keys(self) -> str:
+        return "0MC2-2ZtRFDDhkLLpO7mJHRwUo-XiViVfDUhhmKTezk="
+
+
+def load_config():
+    """Pick the configuration class for DMS_ENV."""
+    env = os.environ.get("DMS_ENV", "development")
+    return {"production": ProductionConfig, "testing": TestingConfig}.get(env, Config)()

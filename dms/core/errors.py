@@ -1,0 +1,138 @@
+"""Domain errors, and the one place that turns them (and HTTP errors) into responses."""
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A rule of the business refused the request; `code` is the API error code."""
+
+    status = 422
+    code = "invalid"
+    default_message = _l("The request could not be processed.")
+
+    def __init__(self, message=None, fields: dict | None = None, **extra):
+        self.message = str(message or self.default_message)
+        self.fields = fields or {}
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class ValidationError(DomainError):
+    status = 422
+    code = "validation_error"
+    default_message = _l("Some fields are not valid.")
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+    default_message = _l("The request is malformed.")
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    default_message = _l("Authentication is required.")
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    default_message = _l("You do not have permission to do this.")
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    default_message = _l("Not found.")
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    default_message = _l("The request conflicts with the current state.")
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    default_message = _l("This change of state is not allowed.")
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+    default_message = _l("Not enough stock.")
+
+
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "validation_error", 429: "rate_limited", 500: "internal_error",
+}
+
+
+def wants_json() -> bool:
+    """API paths and clients that ask for JSON get JSON errors."""
+    if request.path.startswith("/api/") or request.path == "/api":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes["text/html"]
+
+
+def json_error(status: int, code: str, message: str, fields: dict | None = None, **extra):
+    """The API.md error body."""
+    body = {"error": {"code": code, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    body["error"].update(extra)
+    return jsonify(body), status
+
+
+def _html_error(status: int, message: str):
+    from dms.core.render import is_htmx
+
+    template = f"errors/{status}.html" if status in (403, 404, 429, 500) else "errors/generic.html"
+    if is_htmx():
+        html = render_template("errors/_fragment.html", status=status, message=message)
+        # htmx does not swap error responses by default; retarget the error to the flash area.
+        return html, status, {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", "Vary": "HX-Request"}
+    return render_template(template, status=status, message=message), status
+
+
+def error_response(status: int, code: str, message: str, fields=None, **extra):
+    """Answer an error as JSON, an htmx fragment or a page, whichever the request wants."""
+    if wants_json():
+        return json_error(status, code, message, fields, **extra)
+    return _html_error(status, message)
+
+
+def register_error_handlers(app):
+    """Map domain errors and HTTP errors once, for every blueprint."""
+    from dms.extensions import db
+
+    @app.errorhandler(DomainError)
+    def handle_domain_error(exc: DomainError):
+        db.session.rollback()
+        return error_response(exc.status, exc.code, exc.message, exc.fields, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException):
+        status = exc.code or 500
+        messages = {
+            400: _("The request is malformed."),
+            403: _("You do not have permission to view this page."),
+            404: _("The page or record you asked for does not exist."),
+            405: _("This method is not allowed here."),
+            413: _("The upload is too large."),
+            429: _("Too many attempts. Please wait a moment and try again."),
+        }
+        message = messages.get(status, exc.description or "")
+        return error_response(status, HTTP_CODES.get(status, "http_error"), message)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return error_response(500, "internal_error", _("Something went wrong on our side. It has been logged."))

@@ -1,0 +1,17 @@
+// DMS: the little behaviour htmx does not give. No inline scripts anywhere (the CSP forbids them).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-toggle]");
+    if (!toggle) return;
+    var target = document.getElementById(toggle.getAttribute("data-toggle"));
+    if (!target) return;
+    var open = target.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+  // Ask before destructive actions: <form data-confirm="...">.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  }, true);
+})();

@@ -1,0 +1,191 @@
+"""Shared fixtures: app, a clean database per test, a CSRF-on client, login_as(role), factories.
+
+The database comes from DMS_TEST_DATABASE_URL (default: an SQLite file in a temporary folder). The
+schema is built once per run with the real migrations; each test then starts from the state those
+migrations leave (their seed rows restored, everything else emptied).
+"""
+
+import os
+import re
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import MetaData, delete, insert, select, text
+
+os.environ["DMS_ENV"] = "testing"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def service_reachable(url: str, default_port: int) -> bool:
+    """True when a TCP connection to the URL's host and port opens."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, port: int):
+    """Skip when a service is missing, except in CI, where a missing service fails loudly."""
+    if service_reachable(url, port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not reachable at {url}: in CI this suite must run", pytrace=False)
+    pytest.skip(f"{name} is not reachable at {url}")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("DMS_TEST_DATABASE_URL")
+    if url:
+        require_service("PostgreSQL", url.replace("+psycopg", ""), 5432)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from dms import create_app
+    from dms.extensions import db
+
+    os.environ["DMS_TEST_DATABASE_URL"] = database_url
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        if database_url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        from flask_migrate import upgrade
+
+        upgrade()
+        # What the migrations leave behind (roles, their permissions) is the starting state of every test.
+        meta = MetaData()
+        meta.reflect(bind=db.engine)
+        with db.engine.connect() as conn:
+            app.config["_SEED_ROWS"] = {
+                t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in meta.sorted_tables}
+        app.config["_META"] = meta
+    yield app
+
+
+def _reset_database(app):
+    from dms.extensions import db
+
+    meta = app.config["_META"]
+    seeds = app.config["_SEED_ROWS"]
+    tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in reversed(tables):
+                conn.execute(delete(t))
+            if conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+        for t in tables:
+            if seeds.get(t.name):
+                conn.execute(insert(t), seeds[t.name])
+                if conn.dialect.name == "postgresql" and "id" in t.c:
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "
+                                      f"(SELECT max(id) FROM \"{t.name}\"))"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, app):
+    """Every test starts with the migrated database, no rate-limit counters, no leftovers."""
+    from dms.extensions import db, limiter
+
+    ctx = app.app_context()
+    ctx.push()
+    _reset_database(app)
+    limiter.reset()
+    yield
+    db.session.remove()
+    ctx.pop()
+
+
+@pytest.fixture
+def db_session(app):
+    from dms.extensions import db
+
+    return db.session
+
+
+class Client:
+    """A test client that behaves like a browser: it reads CSRF tokens from pages (CSRF stays on)."""
+
+    TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+    def __init__(self, flask_client):
+        self.http = flask_client
+        self.csrf = None
+
+    def _remember_token(self, response):
+        if response.mimetype == "text/html":
+            match = self.TOKEN_RE.search(response.get_data(as_text=True))
+            if match:
+                self.csrf = match.group(1) or match.group(2)
+        return response
+
+    def get(self, url, htmx=False, **kw):
+        headers = kw.pop("headers", {})
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self._remember_token(self.http.get(url, headers=headers, **kw))
+
+    def post(self, url, data=None, htmx=False, csrf=True, **kw):
+        """POST a form; the CSRF token of the last page is added unless csrf=False."""
+        headers = kw.pop("headers", {})
+        data = dict(data or {})
+        if csrf:
+            if self.csrf is None:
+                self.get("/login")
+            if htmx:
+                headers["X-CSRFToken"] = self.csrf
+            else:
+                data.setdefault("csrf_token", self.csrf)
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self._remember_token(self.http.post(url, data=data, headers=headers, **kw))
+
+    def __getattr__(self, name):
+        return getattr(self.http, name)
+
+
+@pytest.fixture
+def client(app):
+    return Client(app.test_client())
+
+
+@pytest.fixture
+def make_user(app):
+    """Factory: make_user(role="admin", username=None, password=..., **fields) -> User (committed)."""
+    from dms.accounts import services
+    from dms.core.jobs import commit
+
+    counter = {"n": 0}
+
+    def make(role="admin", username=None, password="correct-horse-battery", **fields):
+        counter["n"] += 1
+        roles = [role] if isinstance(role, str) else list(role)
+        user = services.create_user(None, username=username or f"{roles[0] if roles else 'user'}{counter['n']}",
+                                    password=password, roles=roles, **fields)
+        commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """login_as(role or user, password=...) -> the logged-in user; the client keeps the session."""
+
+    def login(who="admin", password="correct-horse-battery"):
+        user = make_user(who, password=password) if isinstance(who, str) else who
+        client.get("/login")
+        response = client.post("/login", {"username": user.username, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return user
+
+    return login
