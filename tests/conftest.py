@@ -117,9 +117,20 @@ class Client:
 
     TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
-    def __init__(self, flask_client):
+    def __init__(self, app, flask_client):
+        self.app = app
         self.http = flask_client
         self.csrf = None
+
+    def _send(self, method: str, *args, **kw):
+        # Each request gets its own application context (its own `g` and database session), as in
+        # production; otherwise the test's context would be reused and leak state between requests.
+        from dms.extensions import db
+
+        with self.app.app_context():
+            response = getattr(self.http, method)(*args, **kw)
+        db.session.expire_all()  # the test's own session sees what the request committed
+        return response
 
     def _remember_token(self, response):
         if response.mimetype == "text/html":
@@ -132,7 +143,7 @@ class Client:
         headers = kw.pop("headers", {})
         if htmx:
             headers["HX-Request"] = "true"
-        return self._remember_token(self.http.get(url, headers=headers, **kw))
+        return self._remember_token(self._send("get", url, headers=headers, **kw))
 
     def post(self, url, data=None, htmx=False, csrf=True, **kw):
         """POST a form; the CSRF token of the last page is added unless csrf=False."""
@@ -147,7 +158,7 @@ class Client:
                 data.setdefault("csrf_token", self.csrf)
         if htmx:
             headers["HX-Request"] = "true"
-        return self._remember_token(self.http.post(url, data=data, headers=headers, **kw))
+        return self._remember_token(self._send("post", url, data=data, headers=headers, **kw))
 
     def __getattr__(self, name):
         return getattr(self.http, name)
@@ -155,7 +166,7 @@ class Client:
 
 @pytest.fixture
 def client(app):
-    return Client(app.test_client())
+    return Client(app, app.test_client())
 
 
 @pytest.fixture
@@ -186,6 +197,7 @@ def login_as(client, make_user):
         client.get("/login")
         response = client.post("/login", {"username": user.username, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        client.get(response.headers["Location"])  # as a browser would; also picks up the new CSRF token
         return user
 
     return login

@@ -117,6 +117,22 @@ def register_error_handlers(app):
         db.session.rollback()
         return error_response(exc.status, exc.code, exc.message, exc.fields, **exc.extra)
 
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(exc: CSRFError):
+        from dms.core.render import is_htmx
+
+        db.session.rollback()
+        message = _("Your form expired or came from elsewhere. Please try again.")
+        if request.headers.get("HX-Request") == "true" or is_htmx():
+            # The page's token is stale (e.g. the session ended): reload the page for a fresh one.
+            response = error_response(400, "csrf_failed", message)
+            response = app.make_response(response)
+            response.headers["HX-Refresh"] = "true"
+            return response
+        return error_response(400, "csrf_failed", message)
+
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
         status = exc.code or 500

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
@@ -12,6 +12,8 @@ LOCALE_COOKIE = "dms_locale"
 def select_locale() -> str:
     """The user's saved choice, else the pre-login cookie, else zh_CN."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # jobs and commands speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     cookie = request.cookies.get(LOCALE_COOKIE)

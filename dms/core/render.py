@@ -8,7 +8,7 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
 
 
-def render(page: str, fragment: str | None = None, status: int = 200, **ctx):
+def render(page: str, fragment: str | None = None, /, status: int = 200, **ctx):
     """Render `fragment` for htmx requests aimed at it, else `page`; always `Vary: HX-Request`."""
     template = fragment if (fragment and is_htmx() and not request.headers.get("HX-Boosted")) else page
     response = make_response(render_template(template, **ctx), status)
