@@ -248,6 +248,12 @@ def update_role(actor, role: Role, *, name: str, description: str = "") -> Role:
     return role
 
 
+def save_role(actor, role: Role, *, name: str, description: str, permissions) -> Role:
+    """Save a role's name, description and permissions together."""
+    update_role(actor, role, name=name, description=description)
+    return set_role_permissions(actor, role, permissions)
+
+
 def create_role(actor, *, code: str, name: str, description: str = "", permissions=()) -> Role:
     """Create a role; its code is unique."""
     _require(actor, "roles.manage")

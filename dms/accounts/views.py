@@ -20,6 +20,7 @@ from dms.accounts.permissions import PERMISSIONS
 from dms.accounts.ratelimit import login_rate_limited
 from dms.core.auth import require_permission
 from dms.core.errors import DomainError
+from dms.core.forms import form_status, submit
 from dms.core.jobs import commit
 from dms.core.listing import paginate_list
 from dms.core.render import render
@@ -30,18 +31,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("core.home")
-
-
-def _apply_errors(form, exc: DomainError) -> None:
-    """Put a domain error's field messages on the form (or the form-level list)."""
-    placed = False
-    for name, messages in exc.fields.items():
-        field = getattr(form, name, None) or getattr(form, {"password": "new_password"}.get(name, ""), None)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-            placed = True
-    if not placed:
-        form.form_errors.append(exc.message)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -86,18 +75,12 @@ def logout():
 def change_password():
     """The user changes their own password (current one required)."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_own_password(current_user, form.current_password.data, form.new_password.data,
-                                         session_id=g.get("user_session_id"))
-            commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            flash(_("Your password has been changed. Your other sessions have been logged out."), "success")
-            return redirect(url_for("core.home"))
-    return render("accounts/password.html", form=form, status=400 if form.errors or form.form_errors else 200)
+    if submit(form, lambda: services.change_own_password(
+            current_user, form.current_password.data, form.new_password.data, session_id=g.get("user_session_id")),
+            aliases={"password": "new_password"}):
+        flash(_("Your password has been changed. Your other sessions have been logged out."), "success")
+        return redirect(url_for("core.home"))
+    return render("accounts/password.html", form=form, status=form_status(form))
 
 
 def _role_choices():
@@ -133,19 +116,13 @@ def create_user():
     """Create a user with an initial password and roles."""
     form = UserCreateForm()
     form.roles.choices = _role_choices()
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(current_user, username=form.username.data, password=form.password.data,
-                                        roles=form.roles.data, **_user_fields(form))
-            commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            flash(_("User %(name)s created.", name=user.username), "success")
-            return redirect(url_for("accounts.edit_user", user_id=user.id))
-    return render("accounts/user_form.html", form=form, user=None,
-                  status=400 if form.errors or form.form_errors else 200)
+    user = submit(form, lambda: services.create_user(
+        current_user, username=form.username.data, password=form.password.data, roles=form.roles.data,
+        **_user_fields(form)))
+    if user:
+        flash(_("User %(name)s created.", name=user.username), "success")
+        return redirect(url_for("accounts.edit_user", user_id=user.id))
+    return render("accounts/user_form.html", form=form, user=None, status=form_status(form))
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -159,18 +136,11 @@ def edit_user(user_id: int):
         form.roles.data = [r.code for r in user.roles]
         form.locale.data = user.locale or ""
         form.distributor_id.data = str(user.distributor_id) if user.distributor_id else ""
-    if form.validate_on_submit():
-        try:
-            services.update_user(current_user, user, roles=form.roles.data, **_user_fields(form))
-            commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            flash(_("Changes saved."), "success")
-            return redirect(url_for("accounts.edit_user", user_id=user.id))
+    if submit(form, lambda: services.update_user(current_user, user, roles=form.roles.data, **_user_fields(form))):
+        flash(_("Changes saved."), "success")
+        return redirect(url_for("accounts.edit_user", user_id=user.id))
     return render("accounts/user_form.html", form=form, user=user, reset_form=ResetPasswordForm(),
-                  confirm_form=ConfirmForm(), status=400 if form.errors or form.form_errors else 200)
+                  confirm_form=ConfirmForm(), status=form_status(form))
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -229,19 +199,13 @@ def create_role():
     """Create a role and choose its permissions."""
     form = RoleForm()
     form.permissions.choices = _permission_choices()
-    if form.validate_on_submit():
-        try:
-            role = services.create_role(current_user, code=form.code.data, name=form.name.data,
-                                        description=form.description.data, permissions=form.permissions.data)
-            commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            flash(_("Role created."), "success")
-            return redirect(url_for("accounts.edit_role", role_id=role.id))
-    return render("accounts/role_form.html", form=form, role=None,
-                  status=400 if form.errors or form.form_errors else 200)
+    role = submit(form, lambda: services.create_role(
+        current_user, code=form.code.data, name=form.name.data, description=form.description.data,
+        permissions=form.permissions.data))
+    if role:
+        flash(_("Role created."), "success")
+        return redirect(url_for("accounts.edit_role", role_id=role.id))
+    return render("accounts/role_form.html", form=form, role=None, status=form_status(form))
 
 
 @bp.route("/admin/roles/<int:role_id>", methods=["GET", "POST"])
@@ -254,16 +218,8 @@ def edit_role(role_id: int):
     form.code.data = role.code  # the code is fixed once created
     if request.method == "GET":
         form.permissions.data = sorted(role.permissions)
-    if form.validate_on_submit():
-        try:
-            services.update_role(current_user, role, name=form.name.data, description=form.description.data)
-            services.set_role_permissions(current_user, role, form.permissions.data)
-            commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            flash(_("Role saved."), "success")
-            return redirect(url_for("accounts.edit_role", role_id=role.id))
-    return render("accounts/role_form.html", form=form, role=role,
-                  status=400 if form.errors or form.form_errors else 200)
+    if submit(form, lambda: services.save_role(current_user, role, name=form.name.data,
+                                               description=form.description.data, permissions=form.permissions.data)):
+        flash(_("Role saved."), "success")
+        return redirect(url_for("accounts.edit_role", role_id=role.id))
+    return render("accounts/role_form.html", form=form, role=role, status=form_status(form))

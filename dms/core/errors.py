@@ -93,12 +93,11 @@ def json_error(status: int, code: str, message: str, fields: dict | None = None,
 def _html_error(status: int, message: str):
     from dms.core.render import is_htmx
 
-    template = f"errors/{status}.html" if status in (403, 404, 429, 500) else "errors/generic.html"
     if is_htmx():
         html = render_template("errors/_fragment.html", status=status, message=message)
         # htmx does not swap error responses by default; retarget the error to the flash area.
         return html, status, {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", "Vary": "HX-Request"}
-    return render_template(template, status=status, message=message), status
+    return render_template("errors/error.html", status=status, message=message), status
 
 
 def error_response(status: int, code: str, message: str, fields=None, **extra):
