@@ -4,6 +4,7 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 dms_cli = AppGroup("dms", help="DMS operations.")
 
@@ -21,7 +22,7 @@ def seed_demo():
     for seeder in DEMO_SEEDERS:
         lines.extend(seeder())
     commit()
-    click.echo("Demo data ready. Accounts:")
+    click.echo(_("Demo data ready. Accounts:"))
     for line in lines:
         click.echo(f"  {line}")
 
@@ -33,8 +34,9 @@ def check():
     for invariant in CHECKS:
         problems.extend(invariant())
     for problem in problems:
-        click.echo(f"VIOLATION: {problem}", err=True)
-    click.echo(f"{len(CHECKS)} invariant check(s), {len(problems)} violation(s).")
+        click.echo(_("VIOLATION: %(problem)s", problem=problem), err=True)
+    click.echo(_("%(checks)d invariant check(s), %(problems)d violation(s).", checks=len(CHECKS),
+                 problems=len(problems)))
     sys.exit(1 if problems else 0)
 
 
@@ -44,9 +46,23 @@ def rotate_keys():
     from dms.core.crypto import rotate_all
     from dms.extensions import db
 
-    with db.engine.begin() as connection:
-        count = rotate_all(connection, db.metadata)
-    click.echo(f"Re-encrypted {count} value(s) under the newest key.")
+    # One transaction: a value no listed key can decrypt aborts the run and changes nothing.
+    try:
+        with db.engine.begin() as connection:
+            count = rotate_all(connection, db.metadata)
+    except ValueError as exc:
+        raise click.ClickException(_("Key rotation stopped, nothing changed: %(error)s", error=exc)) from exc
+    click.echo(_("Re-encrypted %(count)d value(s) under the newest key.", count=count))
+
+
+@dms_cli.command("relay-outbox")
+def relay_outbox_command():
+    """Push jobs left in the outbox to RQ now (the worker does this every 30 seconds)."""
+    from dms.core.jobs import commit, relay_outbox
+
+    count = relay_outbox()
+    commit()
+    click.echo(_("%(count)d job(s) pushed to the queue.", count=count))
 
 
 def _check_job_states():
@@ -57,11 +73,12 @@ def _check_job_states():
 
     bad = db.session.scalars(select(Job.id).where(Job.status.notin_(
         ("pending", "queued", "running", "retrying", "finished", "failed")))).all()
-    return [f"job {i} has an unknown status" for i in bad]
+    return [_("job %(id)s has an unknown status", id=i) for i in bad]
 
 
 CHECKS.append(_check_job_states)
 
 
 def register(app):
+    """Put the `flask dms` group on the app's command line."""
     app.cli.add_command(dms_cli)

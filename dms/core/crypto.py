@@ -51,6 +51,7 @@ def _index_key(field_key: str) -> bytes:
 
 
 def normalise(value: str) -> str:
+    """The form a value is indexed in: no whitespace, upper case (an ID's trailing x or X match)."""
     return "".join(value.split()).upper()
 
 

@@ -1,18 +1,30 @@
 """Background work through an outbox (DESIGN.md convention 8).
 
-`enqueue(...)` adds a Job row in the caller's transaction. When that transaction commits, the new
-rows are dispatched: pushed to RQ when REDIS_URL is set, otherwise run in-process at once. A
-rolled-back transaction leaves no row and so enqueues nothing; a row that could not be pushed
-(Redis down) stays `pending` and `relay_outbox` pushes it later. Job functions take ids, and the
-runner skips a job that already finished, so a duplicate push changes nothing.
+`enqueue(...)` adds a Job row in the caller's transaction. When that transaction commits through
+`commit()`, the new rows are dispatched: pushed to RQ when REDIS_URL is set, otherwise run
+in-process at once. A rolled-back transaction (or savepoint) leaves no row and so enqueues nothing;
+a row that could not be pushed (Redis down) stays `pending` and `relay_outbox` pushes it later.
+Delivery is at least once: job functions take ids, and the runner claims a job atomically and skips
+one that is running or over, so a duplicate push changes nothing.
+
+Statuses: pending (outbox) -> queued (in RQ) -> running -> finished | retrying -> ... | failed.
+A job that raises under RQ is retried by RQ's Retry until JOB_MAX_ATTEMPTS, then ends `failed`;
+in-process there is no one to retry later, so a failure is final at once.
+
+Always end a unit of work with `dms.core.jobs.commit()`: a plain `db.session.commit()` stores the
+rows but leaves dispatching to the next `commit()` of that session or to the relay.
 """
 
 import importlib
 import logging
+import os
 import traceback
+from contextvars import ContextVar
+from datetime import timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dms.core.models import Job
@@ -21,12 +33,26 @@ from dms.extensions import db
 
 log = logging.getLogger(__name__)
 QUEUES = ("default", "alerts", "reports")
-_PENDING_KEY = "dms_new_jobs"
+_PENDING_KEY = "dms_new_jobs"  # Job objects added in the open transaction
+_COMMITTED_KEY = "dms_committed_jobs"  # ids committed and not yet dispatched
+_current_job: ContextVar[int | None] = ContextVar("dms_current_job", default=None)
+_engine_pid = os.getpid()
+_worker_app = None
 
 
 def job_name(func) -> str:
     """The dotted name a job is stored under."""
     return func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+
+
+def rq_job_id(job_id: int) -> str:
+    """The id of a job's message in RQ (stable, so a re-push replaces rather than multiplies)."""
+    return f"dms-job-{job_id}"
+
+
+def current_job_id() -> int | None:
+    """The id of the job being run in this context, for set_progress; None outside a job."""
+    return _current_job.get()
 
 
 def enqueue(func, *ids, queue: str = "default", key: str | None = None, owner_id: int | None = None) -> Job:
@@ -38,28 +64,55 @@ def enqueue(func, *ids, queue: str = "default", key: str | None = None, owner_id
         if existing is not None:
             return existing
     job = Job(name=job_name(func), args=list(ids), queue=queue, key=key, owner_id=owner_id)
-    db.session.add(job)
-    db.session.flush()
-    db.session.info.setdefault(_PENDING_KEY, []).append(job.id)
+    if key is not None and db.session.get_bind().dialect.name != "sqlite":
+        # Two transactions may race for one key: the loser's insert fails inside a savepoint, so its
+        # own transaction survives and it reuses the winner's job. (pysqlite's savepoints cannot be
+        # trusted without a prior BEGIN, and SQLite serialises writers anyway.)
+        try:
+            with db.session.begin_nested():
+                db.session.add(job)
+        except IntegrityError:
+            existing = db.session.scalar(select(Job).where(Job.key == key))
+            if existing is None:
+                raise
+            return existing
+    else:
+        db.session.add(job)
+        db.session.flush()
+    db.session.info.setdefault(_PENDING_KEY, []).append(job)
     return job
 
 
 @event.listens_for(Session, "after_commit")
 def _remember_committed(session):
+    # Releasing a savepoint also fires after_commit; only the outermost commit makes rows durable.
+    if session.in_nested_transaction():
+        return
     new = session.info.pop(_PENDING_KEY, None)
     if new:
-        session.info.setdefault("dms_committed_jobs", []).extend(new)
+        # The identity key needs no SQL (none may be emitted here).
+        ids = [inspect(job).identity[0] for job in new if inspect(job).persistent]
+        session.info.setdefault(_COMMITTED_KEY, []).extend(ids)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back(session, previous_transaction):
-    session.info.pop(_PENDING_KEY, None)
+    # A rollback turns the rows it undid back into transient objects: a savepoint's rollback keeps
+    # the jobs enqueued before it, the outermost rollback leaves none.
+    pending = session.info.get(_PENDING_KEY)
+    if pending:
+        session.info[_PENDING_KEY] = [job for job in pending if inspect(job).persistent]
 
 
 def commit():
     """Commit the unit of work, then dispatch the jobs it enqueued."""
     db.session.commit()
-    ids = db.session.info.pop("dms_committed_jobs", None)
+    dispatch_committed()
+
+
+def dispatch_committed():
+    """Dispatch the jobs this session has committed but not yet dispatched."""
+    ids = db.session.info.pop(_COMMITTED_KEY, None)
     if ids:
         dispatch(ids)
 
@@ -67,7 +120,8 @@ def commit():
 def _redis():
     from redis import Redis
 
-    return Redis.from_url(current_app.config["REDIS_URL"])
+    # Short timeouts: a request that just committed must not hang on an unreachable Redis.
+    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
 
 
 def rq_queue(name: str, connection=None):
@@ -86,26 +140,52 @@ def dispatch(ids: list[int]):
             run_in_process(job_id)
 
 
-def push(ids: list[int]) -> int:
-    """Push pending jobs to RQ; leave them pending if Redis is unreachable. Return how many went."""
-    from redis.exceptions import RedisError
+def _retry():
     from rq import Retry
 
-    pushed = 0
+    retries = current_app.config["JOB_MAX_ATTEMPTS"] - 1
+    if retries < 1:
+        return None  # Retry(max=0) is an error in RQ
+    return Retry(max=retries, interval=list(current_app.config.get("JOB_RETRY_INTERVALS", [5, 30, 120])))
+
+
+def push(ids: list[int]) -> int:
+    """Push pending jobs to RQ and mark them queued; never raises. Return how many went to RQ.
+
+    Called right after a commit, so a failure here must not look like a failure of the caller's
+    (already committed) work: Redis or database trouble is logged and the jobs stay pending for
+    the relay. The message goes to RQ before the row says `queued` (a crash in between means a
+    second push, which the runner skips, rather than a lost job), and the row is marked only while
+    still pending, so a fast worker's `running` or `finished` is never overwritten.
+    """
+    from redis.exceptions import RedisError
+
+    if not ids:
+        return 0
+    pushed: list[int] = []
     try:
-        conn = _redis()
-        for job in db.session.scalars(select(Job).where(Job.id.in_(ids), Job.status == "pending")):
-            rq_queue(job.queue, conn).enqueue(
-                "dms.core.jobs.execute", job.id, job_id=f"dms-job-{job.id}-{job.attempts}",
-                retry=Retry(max=current_app.config["JOB_MAX_ATTEMPTS"] - 1, interval=[5, 30, 120]),
-                description=job.name,
-            )
-            job.status, job.enqueued_at = "queued", utcnow()
-            pushed += 1
+        rows = db.session.execute(select(Job.id, Job.queue, Job.name)
+                                  .where(Job.id.in_(ids), Job.status == "pending")).all()
+        if rows:
+            conn = _redis()
+            for row in rows:
+                rq_queue(row.queue, conn).enqueue(
+                    "dms.core.jobs.execute", row.id, job_id=rq_job_id(row.id), retry=_retry(),
+                    job_timeout=current_app.config.get("JOB_TIMEOUT", 1800), description=row.name)
+                pushed.append(row.id)
     except RedisError as exc:
-        log.warning("redis unavailable, %d job(s) stay in the outbox: %s", len(ids) - pushed, exc)
-    db.session.commit()
-    return pushed
+        log.warning("redis unavailable, %d job(s) stay in the outbox: %s", len(ids) - len(pushed), exc)
+    except Exception:  # the caller's work is committed; the relay will try these again
+        log.exception("pushing jobs %s failed; they stay in the outbox", ids)
+    try:
+        if pushed:
+            db.session.execute(update(Job).where(Job.id.in_(pushed), Job.status == "pending")
+                               .values(status="queued", enqueued_at=utcnow()))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("marking jobs %s queued failed; the relay may push them again", pushed)
+    return len(pushed)
 
 
 def run_in_process(job_id: int):
@@ -118,13 +198,26 @@ def run_in_process(job_id: int):
             db.session.remove()
 
 
-def execute(job_id: int):
-    """The RQ entry point: run a job inside an application context of the worker's app."""
+def _app():
+    global _worker_app
     if has_app_context():
-        return _run(job_id, reraise=True)
-    from dms import create_app
+        return current_app._get_current_object()
+    if _worker_app is None:
+        from dms import create_app
 
-    with create_app().app_context():
+        _worker_app = create_app()
+    return _worker_app
+
+
+def execute(job_id: int):
+    """The RQ entry point: run a job in its own application context and session."""
+    global _engine_pid
+    app = _app()
+    with app.app_context():
+        if os.getpid() != _engine_pid:
+            # A forked work horse must not share the parent's pooled database connections.
+            db.engine.dispose(close=False)
+            _engine_pid = os.getpid()
         try:
             return _run(job_id, reraise=True)
         finally:
@@ -140,15 +233,22 @@ def _run(job_id: int, reraise: bool):
     # Claim the job atomically: a duplicate delivery of a running or finished job does nothing.
     claimed = db.session.execute(
         update(Job).where(Job.id == job_id, Job.status.in_(("pending", "queued", "retrying")))
-        .values(status="running", started_at=utcnow(), attempts=Job.attempts + 1)
+        .values(status="running", started_at=utcnow(), attempts=Job.attempts + 1, error=None)
     ).rowcount
     db.session.commit()
     if not claimed:
         log.info("job %s already taken or done; skipped", job_id)
         return None
     job = db.session.get(Job, job_id)
+    name, args = job.name, list(job.args or [])
+    token = _current_job.set(job_id)
     try:
-        result = _resolve(job.name)(*job.args)
+        result = _resolve(name)(*args)
+        # The job's work and its `finished` commit together: never one without the other.
+        job = db.session.get(Job, job_id)
+        job.status, job.progress, job.finished_at = "finished", 100, utcnow()
+        if isinstance(result, dict):
+            job.result = result
         db.session.commit()
     except Exception as exc:  # the job's own work is rolled back; its status survives
         db.session.rollback()
@@ -158,31 +258,66 @@ def _run(job_id: int, reraise: bool):
         job.error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
         job.finished_at = utcnow() if final else None
         db.session.commit()
-        log.exception("job %s (%s) failed", job_id, job.name)
+        log.exception("job %s (%s) failed on attempt %s%s", job_id, name, job.attempts,
+                      "" if final else ", will be retried")
         if reraise:
             raise
         return None
-    job = db.session.get(Job, job_id)
-    job.status, job.progress, job.finished_at = "finished", 100, utcnow()
-    if isinstance(result, dict):
-        job.result = result
-    db.session.commit()
-    return result
+    finally:
+        _current_job.reset(token)
+    dispatch_committed()  # jobs the job itself enqueued
+    # Only a dict result is kept (on the row); RQ would otherwise pickle whatever came back, ORM rows included.
+    return result if isinstance(result, dict) else None
 
 
-def set_progress(job_id: int, progress: int, message: str = ""):
-    """Report progress from inside a job (committed at once so the status fragment shows it)."""
-    db.session.execute(update(Job).where(Job.id == job_id)
-                       .values(progress=max(0, min(progress, 100)), message=message[:255]))
-    db.session.commit()
+def set_progress(job_id: int | None, progress: int, message: str = ""):
+    """Report a job's progress (0-100) and a short message for its status fragment.
+
+    On PostgreSQL it is written in its own transaction, so pollers see it at once while the job's
+    work stays uncommitted. SQLite has a single writer, and the job holds the write lock, so there
+    it rides in the job's transaction and shows when the job ends.
+    """
+    job_id = job_id if job_id is not None else current_job_id()
+    if job_id is None:
+        return
+    stmt = update(Job).where(Job.id == job_id).values(progress=max(0, min(int(progress), 100)),
+                                                       message=message[:255])
+    if db.engine.dialect.name == "sqlite":
+        db.session.execute(stmt)
+    else:
+        with db.engine.begin() as connection:
+            connection.execute(stmt)
 
 
 def relay_outbox() -> int:
-    """Periodic: push jobs still pending after OUTBOX_RELAY_AFTER_SECONDS (e.g. Redis was down)."""
-    from datetime import timedelta
+    """Periodic: push jobs still pending after OUTBOX_RELAY_AFTER_SECONDS, and lost ones again.
 
+    Pending jobs are those whose push failed (Redis was down). A job `queued` or `retrying` for
+    longer than OUTBOX_REQUEUE_AFTER_SECONDS whose RQ message no longer exists (Redis lost its data)
+    goes back to pending and is pushed again. Return how many jobs went to RQ.
+    """
     if not current_app.config.get("REDIS_URL"):
         return 0
-    cutoff = utcnow() - timedelta(seconds=current_app.config["OUTBOX_RELAY_AFTER_SECONDS"])
-    ids = list(db.session.scalars(select(Job.id).where(Job.status == "pending", Job.created_at <= cutoff).limit(500)))
+    from redis.exceptions import RedisError
+    from rq.job import Job as RQJob
+
+    now = utcnow()
+    requeue_cutoff = now - timedelta(seconds=current_app.config.get("OUTBOX_REQUEUE_AFTER_SECONDS", 3600))
+    stale = list(db.session.scalars(select(Job.id).where(
+        Job.status.in_(("queued", "retrying")), Job.enqueued_at <= requeue_cutoff).limit(500)))
+    if stale:
+        try:
+            conn = _redis()
+            lost = [i for i in stale if not RQJob.exists(rq_job_id(i), connection=conn)]
+        except RedisError as exc:
+            log.warning("redis unavailable, cannot look for lost jobs: %s", exc)
+            lost = []
+        if lost:
+            log.warning("jobs %s were lost by Redis; back to the outbox", lost)
+            db.session.execute(update(Job).where(Job.id.in_(lost), Job.status.in_(("queued", "retrying")))
+                               .values(status="pending"))
+        db.session.commit()
+    cutoff = now - timedelta(seconds=current_app.config["OUTBOX_RELAY_AFTER_SECONDS"])
+    ids = list(db.session.scalars(select(Job.id).where(Job.status == "pending", Job.created_at <= cutoff)
+                                  .order_by(Job.id).limit(500)))
     return push(ids) if ids else 0

@@ -40,7 +40,7 @@ NAV = [
     NavItem(_l("Reports"), "reports.index", "reports.view", S_MONEY),
     NavItem(_l("Users"), "accounts.list_users", "users.manage", S_ADMIN),
     NavItem(_l("Roles"), "accounts.list_roles", "roles.manage", S_ADMIN),
-    NavItem(_l("API clients"), "api.list_clients", "clients.manage", S_ADMIN),
+    NavItem(_l("API clients"), "clients.list_clients", "clients.manage", S_ADMIN),
     NavItem(_l("Background jobs"), "core.list_jobs", "jobs.view_all", S_ADMIN),
     NavItem(_l("Audit log"), "core.list_audit", "audit.view", S_ADMIN),
 ]

@@ -1,14 +1,23 @@
-"""Request ids on every log line, and Prometheus metrics of requests, jobs and the outbox."""
+"""Request ids on every log line, and Prometheus metrics of requests, jobs and the outbox.
 
+Every log record carries `request_id`: the X-Request-ID of the request (an incoming plain token is
+kept, else one is generated; it is echoed in the response), `job-<id>` inside a background job, or
+'-'. /metrics is open unless METRICS_TOKEN is set, then it wants `Authorization: Bearer <token>`.
+"""
+
+import hmac
 import logging
+import re
+import sys
 import time
 import uuid
 
-from flask import Response, g, has_request_context, request
+from flask import Response, abort, current_app, g, has_request_context, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("dms_http_requests_total", "HTTP requests", ["endpoint", "method", "status"], registry=REGISTRY)
 LATENCY = Histogram("dms_http_request_duration_seconds", "HTTP request latency", ["endpoint"], registry=REGISTRY)
@@ -16,19 +25,48 @@ JOBS = Gauge("dms_jobs", "Jobs by queue and state", ["queue", "state"], registry
 OUTBOX = Gauge("dms_outbox_backlog", "Jobs waiting in the outbox (not yet in RQ)", registry=REGISTRY)
 
 
+# An incoming id is kept only if it is a plain token: it is copied into every log line.
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def current_request_id() -> str:
+    """The request id, `job-<id>` inside a background job, else '-'."""
+    if has_request_context():
+        return g.get("request_id", "-")
+    jobs = sys.modules.get("dms.core.jobs")  # not imported yet means no job is running
+    job_id = jobs.current_job_id() if jobs else None
+    return f"job-{job_id}" if job_id is not None else "-"
+
+
 class RequestIdFilter(logging.Filter):
     """Put the request id (or '-') on every log record."""
 
     def filter(self, record):
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = current_request_id()
         return True
+
+
+def _install_record_factory():
+    # A record factory (not only a handler filter) so that every handler sees the id, pytest's too.
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "dms_request_id", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        record.request_id = current_request_id()
+        return record
+
+    factory.dms_request_id = True
+    logging.setLogRecordFactory(factory)
 
 
 def configure_logging(app):
     """One format for the app's and the libraries' logs, with the request id."""
+    _install_record_factory()
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     if not any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
         root.addHandler(handler)
@@ -44,7 +82,7 @@ def register(app):
     @app.before_request
     def start_request():
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming[:64] if incoming.isascii() and incoming.strip() else uuid.uuid4().hex
+        g.request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
 
     @app.after_request
@@ -62,6 +100,9 @@ def register(app):
         from dms.core.models import Job
         from dms.extensions import db
 
+        token = current_app.config.get("METRICS_TOKEN")
+        if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+            abort(401)
         JOBS.clear()
         for queue, state, count in db.session.execute(
                 select(Job.queue, Job.status, func.count()).group_by(Job.queue, Job.status)):

@@ -174,7 +174,7 @@ def healthz():
         try:
             from redis import Redis
 
-            Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2).ping()
+            Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2).ping()
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {exc.__class__.__name__}"
