@@ -1,13 +1,17 @@
-"""The JSON API under /api (API.md)."""
+"""The JSON API under /api (API.md), and the admin pages for its integration clients."""
 
 from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# The web pages where admins manage integration clients: session login and CSRF like every page.
+clients_bp = Blueprint("clients", __name__, url_prefix="/admin/api-clients")
 
 
 def init_app(app):
-    """Register the API blueprint (CSRF-exempt: it authenticates by bearer token)."""
+    """Register the API blueprint (CSRF-exempt: it authenticates by bearer token) and the client pages."""
+    from dms.api import models, views, web  # noqa: F401  (models for migrations; views attach routes)
     from dms.extensions import csrf
 
     csrf.exempt(bp)
     app.register_blueprint(bp)
+    app.register_blueprint(clients_bp)
