@@ -6,7 +6,8 @@ from dms.extensions import limiter
 
 
 def _account_key() -> str:
-    name = request.form.get("username") or request.form.get("client_id") or ""
+    basic = request.authorization.username if request.authorization and request.authorization.type == "basic" else ""
+    name = request.form.get("username") or request.form.get("client_id") or basic or ""
     return "account:" + name.strip().lower()[:64]
 
 

@@ -37,6 +37,16 @@ def _one(name: str) -> str | None:
     return values[0] if values else None
 
 
+def _client_credentials() -> tuple[str | None, str | None]:
+    """Client id and secret from HTTP Basic (RFC 6749 §2.3.1, form-urlencoded inside) or the form body."""
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        from urllib.parse import unquote_plus
+
+        return unquote_plus(auth.username or ""), unquote_plus(auth.password or "")
+    return _one("client_id"), _one("client_secret")
+
+
 @bp.post("/auth/token")
 @login_rate_limited
 @api_view(public=True)
@@ -49,7 +59,7 @@ def issue_token():
         if grant_type == "password":
             username, password = _one("username"), _one("password")
         else:
-            client_id, client_secret = _one("client_id"), _one("client_secret")
+            client_id, client_secret = _client_credentials()
     except ValueError as exc:
         return _oauth_error("invalid_request", _("The parameter %(name)s was sent more than once.", name=str(exc)))
     if not grant_type:

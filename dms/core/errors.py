@@ -144,7 +144,11 @@ def register_error_handlers(app):
             429: _("Too many attempts. Please wait a moment and try again."),
         }
         message = messages.get(status, exc.description or "")
-        return error_response(status, HTTP_CODES.get(status, "http_error"), message)
+        response = app.make_response(error_response(status, HTTP_CODES.get(status, "http_error"), message))
+        for name, value in exc.get_headers():  # keep Allow (405), Retry-After (429), ...
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -47,6 +47,20 @@ def test_client_credentials_grant(client, make_client):
     assert "orders.manage" in me["permissions"] and "users.manage" not in me["permissions"]
 
 
+def test_client_credentials_by_http_basic(client, make_client):
+    import base64
+
+    api_client, secret = make_client()
+    basic = base64.b64encode(f"{api_client.client_id}:{secret}".encode()).decode()
+    response = client.post("/api/auth/token", {"grant_type": "client_credentials"}, csrf=False,
+                           headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 200 and response.json["access_token"]
+    wrong = base64.b64encode(f"{api_client.client_id}:nope".encode()).decode()
+    response = client.post("/api/auth/token", {"grant_type": "client_credentials"}, csrf=False,
+                           headers={"Authorization": f"Basic {wrong}"})
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+
+
 @pytest.mark.parametrize("username,password", [("nobody", PASSWORD), (None, "wrong-password-here")])
 def test_wrong_user_credentials_are_invalid_grant(client, make_user, username, password):
     user = make_user("admin")
@@ -226,3 +240,9 @@ def test_user_token_is_audited_without_secrets(client, make_user, db_session):
     entries = list(db_session.scalars(select(AuditLog).where(AuditLog.action == "user.api_token")))
     assert len(entries) == 1 and entries[0].actor_id == user.id
     assert token not in str(entries[0].changes) and PASSWORD not in entries[0].summary
+
+
+def test_wrong_method_keeps_allow_header(client):
+    response = client.get("/api/auth/token")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"] and response.json["error"]["code"] == "method_not_allowed"
