@@ -11,23 +11,11 @@ from dms.api import services
 from dms.api.forms import ClientActiveForm, ClientForm, RotateSecretForm
 from dms.api.models import ApiClient
 from dms.core.auth import require_permission
-from dms.core.errors import DomainError
+from dms.core.forms import form_status, submit
 from dms.core.jobs import commit
 from dms.core.listing import paginate_list
 from dms.core.render import render
 from dms.extensions import db
-
-
-def _apply_errors(form, exc: DomainError) -> None:
-    """Put a domain error's field messages on the form (or the form-level list)."""
-    placed = False
-    for name, messages in exc.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-            placed = True
-    if not placed:
-        form.form_errors.append(exc.message)
 
 
 def _role_choices() -> list[tuple[int, str]]:
@@ -73,18 +61,13 @@ def create_client():
     if not form.is_submitted():
         default = services.default_client_role()
         form.role_id.data = default.id if default else None
-    if form.validate_on_submit():
-        try:
-            client, secret = services.create_client(
-                current_user, name=form.name.data, role_id=form.role_id.data,
-                distributor_id=int(form.distributor_id.data) if form.distributor_id.data else None)
-            commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            return _secret_page(client, secret, created=True)
-    return render("api/client_form.html", form=form, status=400 if form.errors or form.form_errors else 200)
+    created = submit(form, lambda: services.create_client(
+        current_user, name=form.name.data, role_id=form.role_id.data,
+        distributor_id=int(form.distributor_id.data) if form.distributor_id.data else None))
+    if created:
+        client, secret = created
+        return _secret_page(client, secret, created=True)
+    return render("api/client_form.html", form=form, status=form_status(form))
 
 
 def _detail(client: ApiClient, status: int = 200, active_form=None, rotate_form=None):
