@@ -22,9 +22,11 @@ export DMS_TEST_REDIS_URL
 REACHABLE = $(BIN)/python -c 'import socket, sys, urllib.parse as up; \
 u = up.urlsplit(sys.argv[1].replace("+psycopg", "")); \
 socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=3).close()'
+# One closing line over both runs, in the plain form CI reads: "total: N passed, N failed, N skipped".
+SUMMARY = $(BIN)/python .ci/summary.py
 IN_CI = [ "$$(printf '%s' "$${CI:-}" | tr '[:upper:]' '[:lower:]')" = true ]
 
-.PHONY: help venv translations db run test
+.PHONY: help venv translations db run test messages
 
 help:
 	@echo "make run    serve the app on http://$(HOST):$(PORT) (creates .venv, the database and the demo accounts)"
@@ -59,17 +61,23 @@ run: venv translations db
 
 test: venv translations
 	$(BIN)/ruff check .
-	@status=0; \
+	@rm -rf .test-results; mkdir -p .test-results; status=0; \
 	echo "== pytest on SQLite =="; \
-	env -u DMS_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS) || status=1; \
+	env -u DMS_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS) --junitxml=.test-results/sqlite.xml || status=1; \
 	if $(REACHABLE) '$(POSTGRES_TEST_URL)' 2>/dev/null; then \
 		echo "== pytest on PostgreSQL ($(POSTGRES_TEST_URL)) =="; \
-		DMS_TEST_DATABASE_URL='$(POSTGRES_TEST_URL)' $(BIN)/pytest $(PYTEST_ARGS) || status=1; \
+		DMS_TEST_DATABASE_URL='$(POSTGRES_TEST_URL)' $(BIN)/pytest $(PYTEST_ARGS) --junitxml=.test-results/postgresql.xml || status=1; \
 	elif $(IN_CI); then \
 		echo "ERROR: PostgreSQL does not answer at $(POSTGRES_TEST_URL); in CI the PostgreSQL run is mandatory." >&2; \
 		status=1; \
 	else \
 		echo "SKIPPED the PostgreSQL run: nothing answers at $(POSTGRES_TEST_URL) (set POSTGRES_TEST_URL or start PostgreSQL)."; \
 	fi; \
-	if [ $$status -ne 0 ]; then echo "make test: FAILED" >&2; else echo "make test: all runs passed"; fi; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED" >&2; fi; \
+	$(SUMMARY) .test-results/*.xml; \
 	exit $$status
+
+# Refresh the catalogs after adding strings: then translate the new zh_CN entries (tests/core/test_i18n_catalogs.py checks).
+messages: venv
+	mkdir -p .test-results && $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --omit-header -o .test-results/messages.pot .
+	$(BIN)/pybabel update -d dms/translations -i .test-results/messages.pot --no-fuzzy-matching --ignore-obsolete

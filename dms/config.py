@@ -54,6 +54,8 @@ class Config:
         self.DMS_ENV = env.get("DMS_ENV", self.DMS_ENV)
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'dms.sqlite3'}"
         self.REDIS_URL = env.get("REDIS_URL") or None
+        # When set, /metrics wants "Authorization: Bearer <METRICS_TOKEN>" (else restrict it at the proxy).
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         self.DMS_TIMEZONE = env.get("DMS_TIMEZONE", "Asia/Shanghai")
         self.BABEL_DEFAULT_TIMEZONE = self.DMS_TIMEZONE
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"

@@ -39,4 +39,10 @@ def register(app):
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["current_locale"] = current_locale
+
+
+def current_locale() -> str:
+    """The active locale as configured ("zh_CN" or "en"); Babel itself names Chinese "zh_Hans_CN"."""
+    locale = get_locale()
+    return "zh_CN" if locale is not None and locale.language == "zh" else str(locale)
