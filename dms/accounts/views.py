@@ -19,7 +19,6 @@ from dms.accounts.models import Role, User, user_roles
 from dms.accounts.permissions import PERMISSIONS
 from dms.accounts.ratelimit import login_rate_limited
 from dms.core.auth import require_permission
-from dms.core.errors import DomainError
 from dms.core.forms import form_status, submit
 from dms.core.jobs import commit
 from dms.core.listing import paginate_list
@@ -125,22 +124,38 @@ def create_user():
     return render("accounts/user_form.html", form=form, user=None, status=form_status(form))
 
 
-@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
-@require_permission("users.manage")
-def edit_user(user_id: int):
-    """Edit a user's profile and roles; disable, enable and reset the password from here."""
-    user = services.get_user(user_id)
-    form = UserEditForm(obj=user if request.method == "GET" else None)
-    form.roles.choices = _role_choices()
-    if request.method == "GET":
+def _user_page(user, form=None, reset_form=None, confirm_form=None):
+    """The user's edit page; the form that failed comes back with its errors, and status 400."""
+    if form is None:
+        form = UserEditForm(formdata=None, obj=user)
         form.roles.data = [r.code for r in user.roles]
         form.locale.data = user.locale or ""
         form.distributor_id.data = str(user.distributor_id) if user.distributor_id else ""
+    form.roles.choices = _role_choices()
+    forms = (form, reset_form, confirm_form)
+    status = max(form_status(f) for f in forms if f is not None)
+    return render("accounts/user_form.html", user=user, form=form, reset_form=reset_form or ResetPasswordForm(
+        formdata=None), confirm_form=confirm_form or ConfirmForm(formdata=None), status=status)
+
+
+@bp.get("/admin/users/<int:user_id>")
+@require_permission("users.manage")
+def edit_user(user_id: int):
+    """A user's page: profile and roles, password reset, disable or enable."""
+    return _user_page(services.get_user(user_id))
+
+
+@bp.post("/admin/users/<int:user_id>")
+@require_permission("users.manage")
+def update_user(user_id: int):
+    """Save a user's profile and roles."""
+    user = services.get_user(user_id)
+    form = UserEditForm()
+    form.roles.choices = _role_choices()
     if submit(form, lambda: services.update_user(current_user, user, roles=form.roles.data, **_user_fields(form))):
         flash(_("Changes saved."), "success")
         return redirect(url_for("accounts.edit_user", user_id=user.id))
-    return render("accounts/user_form.html", form=form, user=user, reset_form=ResetPasswordForm(),
-                  confirm_form=ConfirmForm(), status=form_status(form))
+    return _user_page(user, form=form)
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -150,13 +165,10 @@ def set_user_active(user_id: int):
     user = services.get_user(user_id)
     form = ConfirmForm()
     active = request.form.get("active") == "1"
-    if not form.validate_on_submit():
-        flash(_("Tick the box to confirm."), "error")
+    if submit(form, lambda: services.set_active(current_user, user, active)):
+        flash(_("User enabled.") if active else _("User disabled; their sessions have ended."), "success")
         return redirect(url_for("accounts.edit_user", user_id=user.id))
-    services.set_active(current_user, user, active)
-    commit()
-    flash(_("User enabled.") if active else _("User disabled; their sessions have ended."), "success")
-    return redirect(url_for("accounts.edit_user", user_id=user.id))
+    return _user_page(user, confirm_form=form)
 
 
 @bp.post("/admin/users/<int:user_id>/password")
@@ -165,18 +177,11 @@ def reset_user_password(user_id: int):
     """Set a new password for a user; their sessions and tokens end."""
     user = services.get_user(user_id)
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.reset_password(current_user, user, form.new_password.data)
-            commit()
-        except DomainError as exc:
-            db.session.rollback()
-            flash(" ".join(m for ms in exc.fields.values() for m in ms) or exc.message, "error")
-        else:
-            flash(_("Password reset. Tell the user their new password through a safe channel."), "success")
-    else:
-        flash(" ".join(m for ms in form.errors.values() for m in ms), "error")
-    return redirect(url_for("accounts.edit_user", user_id=user.id))
+    if submit(form, lambda: services.reset_password(current_user, user, form.new_password.data),
+              aliases={"password": "new_password"}):
+        flash(_("Password reset. Tell the user their new password through a safe channel."), "success")
+        return redirect(url_for("accounts.edit_user", user_id=user.id))
+    return _user_page(user, reset_form=form)
 
 
 @bp.get("/admin/roles")

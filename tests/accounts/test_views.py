@@ -186,3 +186,15 @@ def test_unknown_user_id_is_404_page_and_fragment(client, login_as):
     fragment = client.get("/admin/users/99999", htmx=True)
     assert fragment.status_code == 404 and "<html" not in fragment.get_data(as_text=True)
     assert fragment.headers["HX-Retarget"] == "#flash"
+
+
+def test_reset_and_disable_errors_come_back_in_place(client, login_as):
+    admin = login_as("admin")
+    client.get(f"/admin/users/{admin.id}")
+    short = client.post(f"/admin/users/{admin.id}/password", {"new_password": "short"})
+    assert short.status_code == 400 and 'id="new_password-errors"' in short.get_data(as_text=True)
+    own = client.post(f"/admin/users/{admin.id}/active", {"active": "0", "confirm": "y"})
+    assert own.status_code == 400
+    assert "flash-error" in own.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, admin.id).active
