@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import and_, event, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -229,10 +229,18 @@ def _resolve(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def _stale_running():
+    """A job `running` for longer than JOB_TIMEOUT: RQ would have stopped it, so its worker died."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config.get("JOB_TIMEOUT", 1800) + 60)
+    return and_(Job.status == "running", Job.started_at <= cutoff)
+
+
 def _run(job_id: int, reraise: bool):
-    # Claim the job atomically: a duplicate delivery of a running or finished job does nothing.
+    # Claim the job atomically: a duplicate delivery of a running or finished job does nothing,
+    # but a job whose worker died mid-run may be taken again (its work was rolled back with it).
+    claimable = or_(Job.status.in_(("pending", "queued", "retrying")), _stale_running())
     claimed = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.status.in_(("pending", "queued", "retrying")))
+        update(Job).where(Job.id == job_id, claimable)
         .values(status="running", started_at=utcnow(), attempts=Job.attempts + 1, error=None)
     ).rowcount
     db.session.commit()
@@ -317,6 +325,12 @@ def relay_outbox() -> int:
             db.session.execute(update(Job).where(Job.id.in_(lost), Job.status.in_(("queued", "retrying")))
                                .values(status="pending"))
         db.session.commit()
+    # Jobs whose worker died mid-run: back to the outbox, or failed once they have had every attempt.
+    max_attempts = current_app.config["JOB_MAX_ATTEMPTS"]
+    db.session.execute(update(Job).where(_stale_running(), Job.attempts >= max_attempts).values(
+        status="failed", finished_at=now, error="the worker running this job stopped before it finished"))
+    db.session.execute(update(Job).where(_stale_running(), Job.attempts < max_attempts).values(status="pending"))
+    db.session.commit()
     cutoff = now - timedelta(seconds=current_app.config["OUTBOX_RELAY_AFTER_SECONDS"])
     ids = list(db.session.scalars(select(Job.id).where(Job.status == "pending", Job.created_at <= cutoff)
                                   .order_by(Job.id).limit(500)))

@@ -9,7 +9,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from dms.core import jobs, schedule
 from dms.core.models import Job
@@ -118,6 +118,34 @@ def test_job_lost_by_redis_is_pushed_again(app, redis_url, burst, make_user, fre
     burst()
     assert fresh(Job, job.id).status == "finished"
     assert notifications(user.id) == ["lost and found"]
+
+
+def test_job_whose_worker_died_is_run_again_then_given_up(app, redis_url, burst, make_user, fresh, notifications):
+    from datetime import timedelta
+
+    from dms.core.time import utcnow
+
+    user = make_user("admin")
+    job = jobs.enqueue(PREFIX + "notify_user", user.id, "survived a dead worker")
+    jobs.commit()
+    # A worker claimed it and was killed: the row says running, long past the job timeout.
+    long_ago = utcnow() - timedelta(seconds=app.config.get("JOB_TIMEOUT", 1800) + 120)
+    db.session.execute(update(Job).where(Job.id == job.id).values(status="running", started_at=long_ago,
+                                                                      attempts=1))
+    db.session.commit()
+    app.config["OUTBOX_RELAY_AFTER_SECONDS"] = 0
+    assert jobs.relay_outbox() == 1
+    burst()
+    assert fresh(Job, job.id).status == "finished" and fresh(Job, job.id).attempts == 2
+    assert notifications(user.id) == ["survived a dead worker"]
+
+    spent = jobs.enqueue(PREFIX + "notify_user", user.id, "never")
+    jobs.commit()
+    db.session.execute(update(Job).where(Job.id == spent.id).values(
+        status="running", started_at=long_ago, attempts=app.config["JOB_MAX_ATTEMPTS"]))
+    db.session.commit()
+    jobs.relay_outbox()
+    assert fresh(Job, spent.id).status == "failed" and "stopped" in fresh(Job, spent.id).error
 
 
 def test_duplicate_push_of_a_finished_job_changes_nothing(redis_url, burst, make_user, fresh, notifications):
