@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -34,7 +34,8 @@ class ProfileFields(FlaskForm):
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32), Regexp(
         r"^\+?[0-9 \-]{5,32}$", message=_l("Digits, spaces and dashes only."))])
     email = StringField(_l("Email"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
-    locale = SelectField(_l("Language"), choices=[("", _l("Default (Chinese)")), ("zh_CN", "中文"), ("en", "English")],
+    locale = SelectField(_l("Language"), choices=[SelectChoice("", _l("Default (Chinese)")),
+                                                  SelectChoice("zh_CN", "中文"), SelectChoice("en", "English")],
                          validators=[Optional()])
     distributor_id = StringField(_l("Distributor ID"),
                                  validators=[Optional(), Regexp(r"^\d{1,9}$", message=_l("A number."))])
