@@ -3,9 +3,19 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from dms.config import INSTANCE, ROOT, load_config
 from dms.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:id>` that stops at the largest 32-bit id: a bigger number is a 404, not a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
 
 # Every area, lowest first (DESIGN.md "Areas and their direction").
 AREAS = ("core", "accounts", "api")
@@ -22,6 +32,7 @@ def create_app(config=None) -> Flask:
     elif config is not None:
         base = config
     app.config.from_object(base)
+    app.url_map.converters["int"] = BoundedInt
     Path(app.instance_path).mkdir(exist_ok=True)
 
     from dms.core import i18n

@@ -115,3 +115,13 @@ def test_scope_helper_hides_other_distributors_rows(make_user):
     with pytest.raises(NotFound):
         get_scoped(User, theirs.id, mine)
     assert get_scoped(User, mine.id, mine).id == mine.id
+
+
+def test_junk_in_urls_and_query_strings_never_gives_a_500(client, login_as):
+    login_as("admin")
+    for url in ("/jobs/99999999999999999999", "/admin/users/4294967296",
+                "/admin/users?page=%ff&per_page=999999&sort=%00&dir=x&q=" + "a" * 5000,
+                "/audit?since=2026-13-45&until=abc&actor=%27%22&record=" + "9" * 300,
+                "/jobs?status=%ff&queue=<script>", "/notifications?unread=%00"):
+        response = client.get(url)
+        assert response.status_code < 500, (url, response.status_code)
