@@ -15,6 +15,9 @@ from sqlalchemy import MetaData, delete, insert, select, text
 
 os.environ["DMS_ENV"] = "testing"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Reference data the migrations load and the application never writes: left in place between tests
+# (reloading 3,000+ regions per test would cost ~100 ms on PostgreSQL). A session check guards it.
+READ_ONLY_TABLES = {"alembic_version", "regions"}
 
 
 def service_reachable(url: str, default_port: int) -> bool:
@@ -63,10 +66,21 @@ def app(database_url):
         meta = MetaData()
         meta.reflect(bind=db.engine)
         with db.engine.connect() as conn:
-            app.config["_SEED_ROWS"] = {
-                t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in meta.sorted_tables}
+            app.config["_SEED_ROWS"] = {t.name: [dict(r._mapping) for r in conn.execute(select(t))]
+                                        for t in meta.sorted_tables if t.name not in READ_ONLY_TABLES}
+            read_only_counts = _read_only_counts(conn, meta)
         app.config["_META"] = meta
     yield app
+    with app.app_context(), db.engine.connect() as conn:
+        assert _read_only_counts(conn, app.config["_META"]) == read_only_counts, (
+            "a test changed a read-only reference table; the tests after it saw altered data")
+
+
+def _read_only_counts(conn, meta) -> dict:
+    from sqlalchemy import func
+
+    return {t.name: conn.scalar(select(func.count()).select_from(t))
+            for t in meta.sorted_tables if t.name in READ_ONLY_TABLES}
 
 
 def _reset_database(app):
@@ -74,7 +88,7 @@ def _reset_database(app):
 
     meta = app.config["_META"]
     seeds = app.config["_SEED_ROWS"]
-    tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
+    tables = [t for t in meta.sorted_tables if t.name not in READ_ONLY_TABLES]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))

@@ -53,6 +53,12 @@ class Page:
         return self.url(sort=column, dir=direction, page=None)
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its wildcards escaped (use with escape="\\")."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def int_arg(name: str, default: int, low: int = 1, high: int | None = None) -> int:
     """An integer query argument, clamped; junk gives the default rather than an error."""
     try:
@@ -74,8 +80,7 @@ def paginate_list(stmt, *, search=(), sorts: dict | None = None, default_sort: s
     """
     q = (request.args.get("q") or "").strip()[:100]
     if q and search:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
+        pattern = contains_pattern(q)
         stmt = stmt.where(or_(*[col.ilike(pattern, escape="\\") for col in search]))
     applied = {}
     for name, apply in (filters or {}).items():

@@ -21,4 +21,21 @@
     var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   }, true);
+  // The region picker (templates/macros/region_picker.html): its [data-region-value] input follows the
+  // most specific select; Enter in its search box searches instead of submitting the surrounding form.
+  function syncRegionPicker(event) {
+    var picker = event.target.closest && event.target.closest("[data-region-picker]");
+    if (!picker) return;
+    var value = "";
+    picker.querySelectorAll("select").forEach(function (select) { if (select.value) value = select.value; });
+    var input = picker.querySelector("[data-region-value]");
+    if (input) input.value = value;
+  }
+  document.addEventListener("change", syncRegionPicker);
+  document.addEventListener("htmx:afterSwap", syncRegionPicker);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.matches && event.target.matches("[data-region-search]")) {
+      event.preventDefault();
+    }
+  });
 })();

@@ -1,0 +1,60 @@
+"""Regions (public interface of the territories area): look-ups, the hierarchy and search by name."""
+
+from sqlalchemy import case, select
+
+from dms.core.errors import NotFound
+from dms.core.listing import contains_pattern
+from dms.extensions import db
+from dms.territories.models import LEVELS, Region
+
+_LEVEL_ORDER = case({level: rank for rank, level in enumerate(LEVELS)}, value=Region.level)
+
+
+def get_region(code: str) -> Region:
+    """The region with this GB/T 2260 code; raises NotFound."""
+    region = db.session.get(Region, code) if code else None
+    if region is None:
+        raise NotFound()
+    return region
+
+
+def find_region(code: str | None) -> Region | None:
+    """The region with this code, or None when the code is empty or unknown."""
+    return db.session.get(Region, code) if code else None
+
+
+def children(code: str | None = None) -> list[Region]:
+    """The regions directly under `code` (the provinces for None), by code; unknown code gives []."""
+    parent = Region.parent_code.is_(None) if code is None else Region.parent_code == code
+    return list(db.session.scalars(select(Region).where(parent).order_by(Region.code)))
+
+
+def ancestors(code: str) -> list[Region]:
+    """The regions above `code`, from its province down (the region itself excluded); raises NotFound."""
+    chain = []
+    region = get_region(code)
+    while region.parent_code:
+        region = get_region(region.parent_code)
+        chain.append(region)
+    return chain[::-1]
+
+
+def is_within(code: str, ancestor_code: str) -> bool:
+    """True when `code` is `ancestor_code` or lies under it; raises NotFound for an unknown `code`."""
+    region = get_region(code)
+    return region.code == ancestor_code or any(a.code == ancestor_code for a in ancestors(code))
+
+
+def search_regions(text: str, limit: int = 20) -> list[Region]:
+    """Regions whose name contains `text`, provinces first, then by code; empty text finds nothing."""
+    text = (text or "").strip()[:50]
+    if not text:
+        return []
+    stmt = (select(Region).where(Region.name.like(contains_pattern(text), escape="\\"))
+            .order_by(_LEVEL_ORDER, Region.code).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def level_of(code: str) -> str:
+    """The level of the region: province, city or county; raises NotFound."""
+    return get_region(code).level
