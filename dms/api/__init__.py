@@ -10,7 +10,11 @@ clients_bp = Blueprint("clients", __name__, url_prefix="/admin/api-clients")
 def init_app(app):
     """Register the API blueprint (CSRF-exempt: it authenticates by bearer token) and the client pages."""
     from dms.api import models, views, web  # noqa: F401  (models for migrations; views attach routes)
+    from dms.core.schedule import register
     from dms.extensions import csrf
+
+    # Finished Idempotency-Key records are kept a day, then deleted.
+    register("dms.api.idempotency.purge", cron="17 * * * *")
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

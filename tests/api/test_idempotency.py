@@ -212,3 +212,9 @@ def test_purge_drops_old_finished_records(probe, auth, db_session):
     assert idempotency.purge(timedelta(seconds=-1)) == 1
     commit()
     assert _records(db_session) == []
+
+
+def test_purge_is_a_registered_periodic_job():
+    from dms.core.schedule import PERIODIC
+
+    assert any(p.func == "dms.api.idempotency.purge" and p.cron for p in PERIODIC)
