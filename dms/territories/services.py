@@ -55,6 +55,24 @@ def search_regions(text: str, limit: int = 20) -> list[Region]:
     return list(db.session.scalars(stmt))
 
 
+def with_paths(regions: list[Region]) -> list[tuple[Region, list[Region]]]:
+    """Each region with its path from the province down (itself last), one query per level above."""
+    known = {r.code: r for r in regions}
+    wanted = {r.parent_code for r in regions if r.parent_code} - known.keys()
+    while wanted:
+        parents = list(db.session.scalars(select(Region).where(Region.code.in_(wanted))))
+        known.update((p.code, p) for p in parents)
+        wanted = {p.parent_code for p in parents if p.parent_code} - known.keys()
+    result = []
+    for region in regions:
+        path, node = [], region
+        while node is not None:
+            path.append(node)
+            node = known.get(node.parent_code) if node.parent_code else None
+        result.append((region, path[::-1]))
+    return result
+
+
 def level_of(code: str) -> str:
     """The level of the region: province, city or county; raises NotFound."""
     return get_region(code).level

@@ -44,8 +44,7 @@ def search_regions():
     """Regions whose name contains ?q= (or the picker's search box), each with its full path."""
     name = _field_name()
     q = (request.args.get("q") or request.args.get(f"{name}__q") or "").strip()
-    results = [(region, [*services.ancestors(region.code), region])
-               for region in services.search_regions(q, SEARCH_LIMIT)]
+    results = services.with_paths(services.search_regions(q, SEARCH_LIMIT))
     return render("territories/region_search.html", "territories/_region_search.html",
                   q=q, results=results, field_name=name, limit=SEARCH_LIMIT)
 

@@ -71,3 +71,11 @@ def test_picker_state_and_picked_code():
     assert picker_state("nonsense").code == "" and picker_state(None).cities == []
     assert picked_code({"r__province": "110000", "r__city": "110100", "r__county": "", "r": "999"}, "r") == "110100"
     assert picked_code({"r": "110105"}, "r") == "110105"
+
+
+def test_with_paths_gives_each_region_its_path_from_the_province():
+    from dms.territories.services import get_region, with_paths
+
+    (county, path), (province, own) = with_paths([get_region("110105"), get_region("110000")])
+    assert [r.code for r in path] == ["110000", "110100", "110105"] and county.code == "110105"
+    assert [r.code for r in own] == ["110000"] and province.code == "110000"
