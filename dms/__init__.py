@@ -18,7 +18,7 @@ class BoundedInt(IntegerConverter):
 
 
 # Every area, lowest first (DESIGN.md "Areas and their direction").
-AREAS = ("core", "accounts", "territories", "api")
+AREAS = ("core", "accounts", "territories", "distributors", "catalog", "inventory", "api")
 
 
 def create_app(config=None) -> Flask:

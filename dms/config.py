@@ -41,6 +41,8 @@ class Config:
     LOGIN_LIMITS_PER_ACCOUNT = "5 per minute;20 per hour"
     LOGIN_LIMITS_PER_ADDRESS = "30 per minute;300 per hour"
     PUBLIC_API_LIMIT = "30 per minute"
+    # Distributor applications (web form and API together), per client address.
+    APPLICATION_LIMITS = "10 per hour"
     API_TOKEN_TTL = 3600
     JOB_MAX_ATTEMPTS = 3
     OUTBOX_RELAY_AFTER_SECONDS = 10
@@ -72,6 +74,19 @@ class Config:
         if not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
             self.SQLALCHEMY_ENGINE_OPTIONS.setdefault("pool_pre_ping", True)
         self.SESSION_COOKIE_SECURE = self.DMS_ENV == "production"
+        self.APPLICATION_LIMITS = env.get("APPLICATION_LIMITS") or self.APPLICATION_LIMITS
+        # The public address, for links in emails sent by workers (no request to take it from).
+        self.DMS_BASE_URL = (env.get("DMS_BASE_URL") or "").rstrip("/") or None
+        # Outgoing mail (dms/core/mail.py); off while MAIL_SERVER is empty.
+        self.MAIL_SERVER = env.get("MAIL_SERVER") or None
+        self.MAIL_PORT = int(env.get("MAIL_PORT") or 0) or None
+        self.MAIL_USE_TLS = env.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes")
+        self.MAIL_USE_SSL = env.get("MAIL_USE_SSL", "").lower() in ("1", "true", "yes")
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER") or None
+        # Stock alerts: a batch expiring within this many days raises a near-expiry alert.
+        self.NEAR_EXPIRY_DAYS = int(env.get("DMS_NEAR_EXPIRY_DAYS") or 30)
 
     def _default_secret(self) -> str:
         return _instance_secret("secret_key", lambda: secrets.token_hex(32))
@@ -105,6 +120,7 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("DMS_TEST_DATABASE_URL") or "sqlite://"
         self.REDIS_URL = None
         self.RATELIMIT_STORAGE_URI = "memory://"
+        self.MAIL_SERVER = None
 
     def _default_secret(self) -> str:
         return "testing-secret-key-not-for-production"

@@ -215,3 +215,7 @@ def login_as(client, make_user):
         return user
 
     return login
+
+
+# Factories of the distributors area, usable by every area's tests.
+from tests.factories import grant, hq_warehouse, login_distributor, make_distributor, make_product  # noqa: E402, F401

@@ -69,3 +69,13 @@ class RoleForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
     description = StringField(_l("Description"), validators=[Optional(), Length(max=255)])
     permissions = MultiCheckboxField(_l("Permissions"), choices=[])
+
+
+class SetPasswordForm(FlaskForm):
+    """Set a password through a one-time link (no current password: the link stands for it)."""
+
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=128)],
+                                 render_kw={"autocomplete": "new-password", "autofocus": True})
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
+                            render_kw={"autocomplete": "new-password"})

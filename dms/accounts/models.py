@@ -57,8 +57,9 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(8))
-    # The distributor this user works for (none for HQ staff); the distributors area adds the key.
-    distributor_id: Mapped[int | None] = mapped_column(index=True)
+    # The distributor this user works for (none for HQ staff).
+    distributor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("distributors.id", ondelete="SET NULL"), index=True)
     # Bumped when the password changes or the account is disabled: old API tokens stop working.
     auth_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -97,3 +98,16 @@ class UserSession(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordToken(db.Model):
+    """A one-time link to set a password (a new distributor's first one); only its hash is stored."""
+
+    __tablename__ = "password_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from dms.accounts.models import Role, RolePermission, User, UserSession
+from dms.accounts.models import PasswordToken, Role, RolePermission, User, UserSession
 from dms.accounts.passwords import hash_password, needs_rehash, verify_password
 from dms.accounts.permissions import PERMISSIONS
 from dms.core import audit
@@ -276,3 +276,76 @@ def get_role(role_id: int) -> Role:
     if role is None:
         raise NotFound()
     return role
+
+
+class PasswordLinkInvalid(NotFound):
+    """A one-time password link that is unknown."""
+
+    code = "invalid_link"
+
+
+class PasswordLinkGone(PasswordLinkInvalid):
+    """A one-time password link that has expired or was already used."""
+
+    status = 410
+    code = "link_gone"
+
+
+def issue_password_token(user: User, hours: int = 72, actor=None) -> str:
+    """A one-time link token to set `user`'s password, valid `hours`; only its SHA-256 is stored."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(PasswordToken(user_id=user.id, token_hash=_hash_token(token),
+                                 expires_at=utcnow() + timedelta(hours=hours)))
+    db.session.flush()
+    audit.record("user.password_link", "user", user.id, f"one-time password link for {user.username}",
+                 {"expires_in_hours": [None, hours]}, actor=actor)
+    return token
+
+
+def has_set_password(user: User) -> bool:
+    """True once the user has used a one-time link or logged in (their password is their own)."""
+    used = db.session.scalar(select(PasswordToken.id).where(
+        PasswordToken.user_id == user.id, PasswordToken.used_at.is_not(None)).limit(1))
+    return used is not None or user.last_login_at is not None
+
+
+def password_token_user(token: str) -> User:
+    """The user a one-time link is for; raises PasswordLinkInvalid (unknown) or PasswordLinkGone."""
+    row = None
+    if token and len(token) <= 128:
+        row = db.session.scalar(select(PasswordToken).where(PasswordToken.token_hash == _hash_token(token)))
+    if row is None:
+        raise PasswordLinkInvalid(_("This link is not valid. Check that you copied all of it."))
+    if row.used_at is not None:
+        raise PasswordLinkGone(_("This link was already used. Log in with your password, or ask "
+                                 "headquarters for a new link."))
+    if row.expires_at <= utcnow():
+        raise PasswordLinkGone(_("This link has expired. Ask headquarters for a new one."))
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise PasswordLinkGone(_("This account is disabled."))
+    return user
+
+
+def set_password_with_token(token: str, new_password: str) -> User:
+    """Set a password through a one-time link: the link (and any other of the user's) is used up,
+    sessions and API tokens end. Raises PasswordLinkInvalid, PasswordLinkGone or ValidationError."""
+    user = password_token_user(token)
+    check_password_policy(new_password or "", user.username)
+    now = utcnow()
+    # Used up atomically: of two concurrent uses only one finds the link still unused.
+    taken = db.session.execute(update(PasswordToken).where(
+        PasswordToken.token_hash == _hash_token(token), PasswordToken.used_at.is_(None),
+        PasswordToken.expires_at > now).values(used_at=now)).rowcount
+    if taken != 1:
+        raise PasswordLinkGone(_("This link was already used. Log in with your password, or ask "
+                                 "headquarters for a new link."))
+    db.session.execute(update(PasswordToken).where(PasswordToken.user_id == user.id,
+                                                   PasswordToken.used_at.is_(None)).values(used_at=now))
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = now
+    _revoke_credentials(user)
+    db.session.flush()
+    audit.record("user.set_password_by_link", "user", user.id, f"{user.username} set a password by link",
+                 {"password": ["***", "***"]}, actor=user)
+    return user

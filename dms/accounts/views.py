@@ -12,6 +12,7 @@ from dms.accounts.forms import (
     LoginForm,
     ResetPasswordForm,
     RoleForm,
+    SetPasswordForm,
     UserCreateForm,
     UserEditForm,
 )
@@ -115,6 +116,10 @@ def create_user():
     """Create a user with an initial password and roles."""
     form = UserCreateForm()
     form.roles.choices = _role_choices()
+    if not form.is_submitted() and request.args.get("distributor_id", "").isdigit():
+        # From a distributor's page: the new user works for it, as a distributor user by default.
+        form.distributor_id.data = request.args["distributor_id"]
+        form.roles.data = ["distributor"]
     user = submit(form, lambda: services.create_user(
         current_user, username=form.username.data, password=form.password.data, roles=form.roles.data,
         **_user_fields(form)))
@@ -228,3 +233,29 @@ def edit_role(role_id: int):
         flash(_("Role saved."), "success")
         return redirect(url_for("accounts.edit_role", role_id=role.id))
     return render("accounts/role_form.html", form=form, role=role, status=form_status(form))
+
+
+@bp.route("/account/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """Set a password through a one-time link (a new distributor's first); then on to the login page."""
+    try:
+        user = services.password_token_user(token)
+    except services.PasswordLinkInvalid as exc:
+        db.session.rollback()
+        return _private(render("accounts/set_password.html", form=None, user=None, message=exc.message,
+                               status=exc.status))
+    form = SetPasswordForm()
+    done = submit(form, lambda: services.set_password_with_token(token, form.new_password.data),
+                  aliases={"password": "new_password"})
+    if done:
+        flash(_("Your password is set. Log in with the username %(name)s.", name=done.username), "success")
+        return redirect(url_for("accounts.login"))
+    return _private(render("accounts/set_password.html", form=form, user=user, message=None,
+                           status=form_status(form)))
+
+
+def _private(response):
+    """A page whose address holds a secret: never cached, never sent on as a referrer."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -20,8 +20,9 @@ class ApiClient(db.Model):
     name: Mapped[str] = mapped_column(String(120))
     secret_hash: Mapped[str] = mapped_column(String(255))
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
-    # A distributor's own client sees that distributor's rows only; the distributors area adds the key.
-    distributor_id: Mapped[int | None] = mapped_column(index=True)
+    # A distributor's own client sees that distributor's rows only.
+    distributor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("distributors.id", ondelete="SET NULL"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped when the secret is rotated or the client disabled: tokens issued before stop working.
     auth_version: Mapped[int] = mapped_column(default=1)

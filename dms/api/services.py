@@ -14,6 +14,7 @@ from dms.api.principal import Principal
 from dms.core import audit
 from dms.core.errors import Forbidden, NotFound, Unauthorized, ValidationError
 from dms.core.time import utcnow
+from dms.distributors.models import Distributor
 from dms.extensions import db
 
 DEFAULT_CLIENT_ROLE = "integration"
@@ -79,8 +80,9 @@ def create_client(actor, *, name: str, role_id: int | None = None,
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationError(fields={"name": [_("Give a name of at most 120 characters.")]})
-    if distributor_id is not None and not (0 < distributor_id < 10**9):
-        raise ValidationError(fields={"distributor_id": [_("A positive number.")]})
+    if distributor_id is not None and (not 0 < distributor_id < 2**31
+                                       or db.session.get(Distributor, distributor_id) is None):
+        raise ValidationError(fields={"distributor_id": [_("No distributor has this ID.")]})
     role = _client_role(actor, role_id)
     secret = new_client_secret()
     client = ApiClient(client_id=new_client_id(), name=name, secret_hash=hash_password(secret), role=role,

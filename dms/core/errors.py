@@ -13,7 +13,9 @@ class DomainError(Exception):
     code = "invalid"
     default_message = _l("The request could not be processed.")
 
-    def __init__(self, message=None, fields: dict | None = None, **extra):
+    def __init__(self, message=None, fields: dict | None = None, code: str | None = None, **extra):
+        if code:  # Conflict(..., code="duplicate"): a more specific API code for this one error
+            self.code = code
         self.message = str(message or self.default_message)
         self.fields = fields or {}
         self.extra = extra

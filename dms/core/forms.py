@@ -5,10 +5,17 @@ from dms.core.jobs import commit
 from dms.extensions import db
 
 
-def apply_domain_error(form, exc: DomainError, aliases: dict | None = None) -> None:
-    """Put a domain error's field messages on the matching form fields, else on the form itself."""
-    placed = False
+def apply_domain_error(form, exc: DomainError, aliases: dict | None = None, place=None) -> None:
+    """Put a domain error's field messages on the matching form fields, else on the form itself.
+
+    `place(fields)`, when given, first puts the messages of fields it knows (lines of a multi-line
+    form, say) beside their inputs and returns the names it placed; the others go as usual.
+    """
+    placed_names = set(place(exc.fields)) if place else set()
+    placed = bool(placed_names)
     for name, messages in exc.fields.items():
+        if name in placed_names:
+            continue
         field = getattr(form, (aliases or {}).get(name, name), None)
         if field is not None and hasattr(field, "errors"):
             field.errors = list(field.errors) + list(messages)
@@ -17,10 +24,12 @@ def apply_domain_error(form, exc: DomainError, aliases: dict | None = None) -> N
         form.form_errors.append(exc.message)
 
 
-def submit(form, action, aliases: dict | None = None):
+def submit(form, action, aliases: dict | None = None, place=None):
     """On a valid POST run `action()` and commit; return its result, or None (errors are on the form).
 
-    A DomainError rolls the transaction back whole and is shown beside the fields it names.
+    A DomainError rolls the transaction back whole and is shown beside the fields it names; its
+    status (409 for a conflict, ...) is kept on the form for `form_status`, and a conflict's message
+    is also shown above the form, since the fields it names may not say what happened.
     """
     if not form.validate_on_submit():
         return None
@@ -29,11 +38,19 @@ def submit(form, action, aliases: dict | None = None):
         commit()
     except DomainError as exc:
         db.session.rollback()
-        apply_domain_error(form, exc, aliases)
+        apply_domain_error(form, exc, aliases, place)
+        form.error_status = exc.status
+        if exc.status == 409 and exc.message not in form.form_errors:
+            form.form_errors.append(exc.message)
         return None
     return result if result is not None else True
 
 
-def form_status(form) -> int:
-    """400 when the form shows errors, else 200 (so a failed submit is not a success to tools)."""
-    return 400 if form.errors or form.form_errors else 200
+def form_status(*forms, invalid: int = 400) -> int:
+    """The status of a page re-showing `forms`: a domain error's own (409, ...), `invalid` for field
+    errors, else 200 (so a failed submit is not a success to tools)."""
+    shown = [f for f in forms if f is not None]
+    for form in shown:
+        if getattr(form, "error_status", None):
+            return form.error_status
+    return invalid if any(f.errors or f.form_errors for f in shown) else 200

@@ -224,7 +224,8 @@ def execute(job_id: int):
             db.session.remove()
 
 
-def _resolve(name: str):
+def resolve(name: str):
+    """The function a dotted name stands for."""
     module, _, attr = name.rpartition(".")
     return getattr(importlib.import_module(module), attr)
 
@@ -251,7 +252,7 @@ def _run(job_id: int, reraise: bool):
     name, args = job.name, list(job.args or [])
     token = _current_job.set(job_id)
     try:
-        result = _resolve(name)(*args)
+        result = resolve(name)(*args)
         # The job's work and its `finished` commit together: never one without the other.
         job = db.session.get(Job, job_id)
         job.status, job.progress, job.finished_at = "finished", 100, utcnow()

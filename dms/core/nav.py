@@ -16,17 +16,22 @@ class NavItem:
 
     def url(self) -> str | None:
         """The item's address, or None while its area is not built yet (shown as coming soon)."""
-        try:
-            return url_for(self.endpoint)
-        except BuildError:
-            return None
+        return nav_url(self.endpoint)
+
+
+def nav_url(endpoint: str, **values) -> str | None:
+    """The address of `endpoint`, or None while no view serves it yet (templates hide such links)."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
 
 
 S_CHANNEL, S_SUPPLY, S_SALES = _l("Channel"), _l("Supply"), _l("Sales")
 S_MONEY, S_ADMIN = _l("Money"), _l("Administration")
 
 NAV = [
-    NavItem(_l("Territories"), "territories.list_territories", "territories.view", S_CHANNEL),
+    NavItem(_l("Territories"), "distributors.territory_coverage", "territories.view", S_CHANNEL),
     NavItem(_l("Applications"), "distributors.list_applications", "applications.review", S_CHANNEL),
     NavItem(_l("Distributors"), "distributors.list_distributors", "distributors.view", S_CHANNEL),
     NavItem(_l("Network and teams"), "network.tree", "network.view", S_CHANNEL),

@@ -54,7 +54,7 @@ def run_periodic(dotted_name: str):
     app = jobs._app()
     with app.app_context():
         try:
-            result = jobs._resolve(dotted_name)()
+            result = jobs.resolve(dotted_name)()
             jobs.commit()
             return result
         except Exception:

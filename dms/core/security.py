@@ -4,7 +4,7 @@ CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self' data: blob:",  # blob: previews an image chosen for upload (static/js/app.js)
     "font-src 'self'",
     "connect-src 'self'",
     "form-action 'self'",

@@ -12,7 +12,7 @@ from dms.core.i18n import LOCALE_COOKIE
 from dms.core.jobs import commit
 from dms.core.listing import paginate_list
 from dms.core.models import AuditLog, Job, Notification
-from dms.core.nav import nav_for
+from dms.core.nav import nav_for, nav_url
 from dms.core.render import render
 from dms.core.time import utcnow
 from dms.extensions import db
@@ -22,8 +22,8 @@ from dms.extensions import db
 def shell_context():
     """Navigation and the unread count for the layout."""
     if current_user and current_user.is_authenticated:
-        return {"nav_sections": nav_for(current_user)}
-    return {"nav_sections": []}
+        return {"nav_sections": nav_for(current_user), "nav_url": nav_url}
+    return {"nav_sections": [], "nav_url": nav_url}
 
 
 @bp.get("/")

@@ -35,12 +35,19 @@ def picker_state(selected_code: str | None = None) -> PickerState:
 
 
 def picked_code(formdata, field_name: str) -> str:
-    """The code a submitted picker chose: its most specific select, else its `field_name` input.
+    """The code a submitted picker chose: its most specific consistent select, else its `field_name` input.
 
     The selects are the truth (they work without JavaScript); the input follows them when it runs.
+    A lower choice left over from another parent is ignored: htmx may send the form on the first
+    change of a select, before the selects below it are refilled.
     """
-    for level in ("county", "city", "province"):
+    chosen = None
+    for level in ("province", "city", "county"):
         value = (formdata.get(f"{field_name}__{level}") or "").strip()
-        if value:
-            return value
-    return (formdata.get(field_name) or "").strip()
+        if not value:
+            continue
+        region = services.find_region(value)
+        if region is None or (chosen is not None and region.parent_code != chosen.code):
+            break
+        chosen = region
+    return chosen.code if chosen is not None else (formdata.get(field_name) or "").strip()

@@ -45,6 +45,15 @@ def is_within(code: str, ancestor_code: str) -> bool:
     return region.code == ancestor_code or any(a.code == ancestor_code for a in ancestors(code))
 
 
+def subtree_codes(code: str) -> list[str]:
+    """`code` and the codes of every region below it (one query per level)."""
+    found, level = [code], [code]
+    while level:
+        level = list(db.session.scalars(select(Region.code).where(Region.parent_code.in_(level))))
+        found.extend(level)
+    return found
+
+
 def search_regions(text: str, limit: int = 20) -> list[Region]:
     """Regions whose name contains `text`, provinces first, then by code; empty text finds nothing."""
     text = (text or "").strip()[:50]

@@ -1,7 +1,9 @@
-"""The region picker's fragments: child options of a region, search by name, the picker redrawn."""
+"""The region picker's fragments: child options of a region, search by name, the picker redrawn.
+
+Public (no login): regions are published reference data, and the public application form uses the picker.
+"""
 
 from flask import request
-from flask_login import login_required
 
 from dms.core.errors import BadRequest
 from dms.core.render import render
@@ -21,7 +23,6 @@ def _field_name() -> str:
 
 
 @bp.get("/regions/options")
-@login_required
 def region_options():
     """The <option>s of the regions under ?parent= for the ?level= select (parent may come by field name)."""
     level = request.args.get("level", "province")
@@ -39,7 +40,6 @@ def region_options():
 
 
 @bp.get("/regions/search")
-@login_required
 def search_regions():
     """Regions whose name contains ?q= (or the picker's search box), each with its full path."""
     name = _field_name()
@@ -50,7 +50,6 @@ def search_regions():
 
 
 @bp.get("/regions/picker")
-@login_required
 def region_picker():
     """The picker redrawn with ?code= chosen (a search result), or its own selects' choice (no JavaScript)."""
     name = _field_name()

@@ -21,6 +21,22 @@
     var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   }, true);
+  // Image upload: show the chosen file before it is sent (<input type=file> next to img#image-preview).
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][accept^='image/']")) return;
+    var preview = input.form && input.form.querySelector("img.preview");
+    if (!preview) return;
+    var file = input.files && input.files[0];
+    if (preview.src && preview.src.indexOf("blob:") === 0) URL.revokeObjectURL(preview.src);
+    if (file && file.type.indexOf("image/") === 0) {
+      preview.src = URL.createObjectURL(file);
+      preview.hidden = false;
+    } else {
+      preview.removeAttribute("src");
+      preview.hidden = true;
+    }
+  });
   // The region picker (templates/macros/region_picker.html): its [data-region-value] input follows the
   // most specific select; Enter in its search box searches instead of submitting the surrounding form.
   function syncRegionPicker(event) {

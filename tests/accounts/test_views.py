@@ -1,5 +1,7 @@
 """Account pages with CSRF on: login, logout, rate limits, admin users and roles, htmx behaviour."""
 
+import re
+
 from sqlalchemy import select
 
 from dms.accounts.models import Role, User
@@ -134,7 +136,7 @@ def test_create_user_errors_in_place(client, login_as, make_user):
     assert 'class="errors"' in body
     response = client.post("/admin/users/new", {"username": "taken", "password": "long-enough-pw",
                                                 "roles": ["courier"]})
-    assert response.status_code == 400 and 'class="errors"' in response.get_data(as_text=True)
+    assert response.status_code == 409 and 'class="errors"' in response.get_data(as_text=True)
 
 
 def test_edit_role_permissions_is_audited(client, login_as):
@@ -173,7 +175,7 @@ def test_reset_password_and_change_own(client, login_as, make_user):
     client.get("/account/password")
     bad = client.post("/account/password", {"current_password": "wrong", "new_password": "another-pass-2",
                                             "confirm": "another-pass-2"})
-    assert bad.status_code == 400
+    assert bad.status_code == 422  # the service refused the current password
     good = client.post("/account/password", {"current_password": "fresh-password-1",
                                              "new_password": "another-pass-2", "confirm": "another-pass-2"})
     assert good.status_code == 302
@@ -194,7 +196,15 @@ def test_reset_and_disable_errors_come_back_in_place(client, login_as):
     short = client.post(f"/admin/users/{admin.id}/password", {"new_password": "short"})
     assert short.status_code == 400 and 'id="new_password-errors"' in short.get_data(as_text=True)
     own = client.post(f"/admin/users/{admin.id}/active", {"active": "0", "confirm": "y"})
-    assert own.status_code == 400
+    assert own.status_code == 422
     assert "flash-error" in own.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(User, admin.id).active
+
+
+def test_new_user_from_a_distributor_page_is_prefilled(client, login_as, make_distributor):
+    distributor = make_distributor()
+    login_as("admin")
+    page = client.get(f"/admin/users/new?distributor_id={distributor.id}").get_data(as_text=True)
+    assert f'id="distributor_id" name="distributor_id" type="text" value="{distributor.id}"' in page
+    assert re.search(r'<input checked id="roles-\d+" name="roles" type="checkbox" value="distributor">', page)

@@ -44,21 +44,22 @@ def test_nav_links_to_the_list(client, login_as):
     assert f'href="{BASE}"' in client.get("/").get_data(as_text=True)
 
 
-def test_create_shows_the_secret_once_and_stores_it_hashed(client, login_as, db_session):
+def test_create_shows_the_secret_once_and_stores_it_hashed(client, login_as, db_session, make_distributor):
     from dms.accounts.passwords import verify_password
     from dms.core.models import AuditLog
 
+    distributor_id = make_distributor().id
     admin = login_as("admin")
     form = client.get(f"{BASE}/new").get_data(as_text=True)
     assert "selected" in form  # the integration role is preselected
     response = client.post(f"{BASE}/new", {"name": "Mini-program", "role_id": _role_id(db_session, "integration"),
-                                           "distributor_id": "42"})
+                                           "distributor_id": str(distributor_id)})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     secret = _secret_of(page)
     row = _client_row(db_session, "Mini-program")
-    assert row.client_id in page and row.distributor_id == 42 and row.role.code == "integration"
+    assert row.client_id in page and row.distributor_id == distributor_id and row.role.code == "integration"
     assert row.created_by_id == admin.id and row.active
     assert secret not in row.secret_hash and row.secret_hash.startswith("$argon2id$")
     assert verify_password(row.secret_hash, secret)
@@ -70,20 +71,22 @@ def test_create_shows_the_secret_once_and_stores_it_hashed(client, login_as, db_
     assert secret not in str(entries[0].changes) and secret not in entries[0].summary
     # The credentials work.
     token = _token(client, row.client_id, secret).json["access_token"]
-    assert client.get("/api/me", headers=bearer(token)).json["distributor_id"] == 42
+    assert client.get("/api/me", headers=bearer(token)).json["distributor_id"] == distributor_id
 
 
-@pytest.mark.parametrize("data,field", [({"name": ""}, "name"), ({"name": "x", "distributor_id": "abc"},
-                                                                  "distributor_id"),
-                                        ({"name": "x", "role_id": "99999"}, "role_id")])
-def test_bad_input_rerenders_the_form_with_errors(client, login_as, db_session, data, field):
+# 400: the form's own checks; 422: the service's (ValidationError), as for every re-shown form.
+@pytest.mark.parametrize("data,field,status", [({"name": ""}, "name", 400),
+                                               ({"name": "x", "distributor_id": "abc"}, "distributor_id", 400),
+                                               ({"name": "x", "distributor_id": "999999"}, "distributor_id", 422),
+                                               ({"name": "x", "role_id": "99999"}, "role_id", 400)])
+def test_bad_input_rerenders_the_form_with_errors(client, login_as, db_session, data, field, status):
     from dms.api.models import ApiClient
 
     login_as("admin")
     client.get(f"{BASE}/new")
     data = {"role_id": _role_id(db_session, "integration"), **data}
     response = client.post(f"{BASE}/new", data)
-    assert response.status_code == 400
+    assert response.status_code == status
     page = response.get_data(as_text=True)
     assert f'id="{field}-errors"' in page or 'class="flash flash-error"' in page
     assert db_session.scalar(select(ApiClient.id)) is None
@@ -98,7 +101,7 @@ def test_no_client_gets_more_than_its_creator_holds(client, login_as, make_user,
     login_as(make_user("integrator"))
     client.get(f"{BASE}/new")
     response = client.post(f"{BASE}/new", {"name": "Escalate", "role_id": _role_id(db_session, "admin")})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'id="role_id-errors"' in response.get_data(as_text=True)
     assert _client_row(db_session, "Escalate") is None
 
@@ -154,15 +157,16 @@ def test_unknown_client_is_404(client, login_as):
     assert client.get(f"{BASE}/999").status_code == 404
 
 
-def test_list_search_filter_pagination_and_fragment(client, login_as, make_client, db_session):
+def test_list_search_filter_pagination_and_fragment(client, login_as, make_client, db_session, make_distributor):
     make_client(name="Alpha ERP")
-    beta, _secret = make_client(name="Beta shop", distributor_id=5)
+    distributor = make_distributor()
+    beta, _secret = make_client(name="Beta shop", distributor_id=distributor.id)
     login_as("admin")
     page = client.get(BASE).get_data(as_text=True)
     assert "Alpha ERP" in page and "Beta shop" in page and 'id="clients-table"' in page
     assert "Beta shop" not in client.get(f"{BASE}?q=alpha").get_data(as_text=True)
     assert "Beta shop" in client.get(f"{BASE}?q={beta.client_id}").get_data(as_text=True)
-    assert "Alpha ERP" not in client.get(f"{BASE}?distributor=5").get_data(as_text=True)
+    assert "Alpha ERP" not in client.get(f"{BASE}?distributor={distributor.id}").get_data(as_text=True)
     fragment = client.get(f"{BASE}?status=disabled", htmx=True)
     body = fragment.get_data(as_text=True)
     assert body.lstrip().startswith("<div id=\"clients-table\"") and "<html" not in body

@@ -11,8 +11,9 @@ def _token(client, **form):
     return client.post("/api/auth/token", form, csrf=False)
 
 
-def test_password_grant_gives_a_bearer_token_that_opens_me(client, make_user):
-    user = make_user("distributor", distributor_id=7)
+def test_password_grant_gives_a_bearer_token_that_opens_me(client, make_user, make_distributor):
+    distributor = make_distributor()
+    user = make_user("distributor", distributor_id=distributor.id)
     response = _token(client, grant_type="password", username=user.username, password=PASSWORD)
     assert response.status_code == 200
     body = response.json
@@ -22,7 +23,7 @@ def test_password_grant_gives_a_bearer_token_that_opens_me(client, make_user):
     assert me.status_code == 200
     assert me.json["subject"] == f"user:{user.id}" and me.json["kind"] == "user"
     assert me.json["name"] == user.username and me.json["roles"] == ["distributor"]
-    assert me.json["distributor_id"] == 7 and "orders.manage" in me.json["permissions"]
+    assert me.json["distributor_id"] == distributor.id and "orders.manage" in me.json["permissions"]
 
 
 def test_token_claims(app, client, make_user):
@@ -37,13 +38,14 @@ def test_token_claims(app, client, make_user):
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
 
 
-def test_client_credentials_grant(client, make_client):
-    api_client, secret = make_client(distributor_id=12)
+def test_client_credentials_grant(client, make_client, make_distributor):
+    distributor = make_distributor()
+    api_client, secret = make_client(distributor_id=distributor.id)
     response = _token(client, grant_type="client_credentials", client_id=api_client.client_id, client_secret=secret)
     assert response.status_code == 200
     me = client.get("/api/me", headers=bearer(response.json["access_token"])).json
     assert me["kind"] == "client" and me["subject"] == f"client:{api_client.client_id}"
-    assert me["name"] == "ERP" and me["roles"] == ["integration"] and me["distributor_id"] == 12
+    assert me["name"] == "ERP" and me["roles"] == ["integration"] and me["distributor_id"] == distributor.id
     assert "orders.manage" in me["permissions"] and "users.manage" not in me["permissions"]
 
 

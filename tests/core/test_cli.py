@@ -20,12 +20,23 @@ def test_create_admin_with_options(app):
     assert [r.code for r in boss.roles] == ["admin"]
 
 
+def _distributor_id() -> int:
+    from dms.distributors.models import Distributor
+    from dms.extensions import db
+
+    distributor = Distributor(name="代理", level="county")
+    db.session.add(distributor)
+    db.session.commit()
+    return distributor.id
+
+
 def test_create_user_with_role_and_distributor(app):
+    distributor_id = _distributor_id()
     result = app.test_cli_runner().invoke(args=["dms", "create-user", "agent7", "--password", "correct-horse-battery",
-                                                "--role", "distributor", "--distributor", "7"])
+                                                "--role", "distributor", "--distributor", str(distributor_id)])
     assert result.exit_code == 0, result.output
     agent = users()["agent7"]
-    assert agent.distributor_id == 7 and [r.code for r in agent.roles] == ["distributor"]
+    assert agent.distributor_id == distributor_id and [r.code for r in agent.roles] == ["distributor"]
 
 
 def test_bad_role_and_short_password_fail_clearly(app):

@@ -104,10 +104,14 @@ def test_scope_helper_hides_other_distributors_rows(make_user):
     from dms.accounts.models import User
     from dms.core.errors import NotFound
     from dms.core.scope import get_scoped, scoped
+    from dms.distributors.models import Distributor
     from dms.extensions import db
 
-    mine = make_user("distributor", distributor_id=1)
-    theirs = make_user("distributor", distributor_id=2)
+    one, two = Distributor(name="甲", level="county"), Distributor(name="乙", level="county")
+    db.session.add_all([one, two])
+    db.session.commit()
+    mine = make_user("distributor", distributor_id=one.id)
+    theirs = make_user("distributor", distributor_id=two.id)
     hq = make_user("admin")
     ids = set(db.session.scalars(scoped(select(User.id), User.distributor_id, mine)))
     assert mine.id in ids and theirs.id not in ids
