@@ -87,6 +87,8 @@ class Config:
         self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER") or None
         # Stock alerts: a batch expiring within this many days raises a near-expiry alert.
         self.NEAR_EXPIRY_DAYS = int(env.get("DMS_NEAR_EXPIRY_DAYS") or 30)
+        # Orders: a delivered order the customer has not confirmed is completed this many days later.
+        self.ORDER_AUTO_COMPLETE_DAYS = int(env.get("DMS_ORDER_AUTO_COMPLETE_DAYS") or 7)
 
     def _default_secret(self) -> str:
         return _instance_secret("secret_key", lambda: secrets.token_hex(32))

@@ -83,7 +83,7 @@ def wants_json() -> bool:
     return best == "application/json" and not request.accept_mimetypes["text/html"]
 
 
-def json_error(status: int, code: str, message: str, fields: dict | None = None, **extra):
+def json_error(status: int, code: str, message: str, fields: dict | None = None, /, **extra):
     """The API.md error body."""
     body = {"error": {"code": code, "message": message}}
     if fields:
@@ -102,7 +102,7 @@ def _html_error(status: int, message: str):
     return render_template("errors/error.html", status=status, message=message), status
 
 
-def error_response(status: int, code: str, message: str, fields=None, **extra):
+def error_response(status: int, code: str, message: str, fields=None, /, **extra):
     """Answer an error as JSON, an htmx fragment or a page, whichever the request wants."""
     if wants_json():
         return json_error(status, code, message, fields, **extra)

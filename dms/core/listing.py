@@ -1,9 +1,11 @@
 """Lists: search, filters, sorting and pagination from the query string, for the list macro."""
 
 from dataclasses import dataclass, field
+from datetime import date
 from math import ceil
 
 from flask import request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from dms.extensions import db
@@ -57,6 +59,20 @@ def contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its wildcards escaped (use with escape="\\")."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def day_arg(name: str, errors: dict) -> date | None:
+    """A day (YYYY-MM-DD) from the query string; a malformed one is reported in `errors` and not applied."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    errors[name] = _("A date such as 2026-05-01.")
+    return None
 
 
 def int_arg(name: str, default: int, low: int = 1, high: int | None = None) -> int:

@@ -38,6 +38,7 @@ NAV = [
     NavItem(_l("Catalog"), "catalog.list_products", "catalog.view", S_SUPPLY),
     NavItem(_l("Inventory"), "inventory.list_stock", "inventory.view", S_SUPPLY),
     NavItem(_l("Orders"), "orders.list_orders", "orders.view", S_SALES),
+    NavItem(_l("Dispatch board"), "delivery.dispatch_board", "orders.manage", S_SALES),
     NavItem(_l("My deliveries"), "delivery.my_deliveries", "deliveries.own", S_SALES),
     NavItem(_l("Customers"), "customers.list_customers", "customers.view", S_SALES),
     NavItem(_l("Campaigns"), "campaigns.list_campaigns", "campaigns.manage", S_SALES),

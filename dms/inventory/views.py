@@ -19,7 +19,7 @@ from dms.core.auth import require_permission
 from dms.core.errors import DomainError, NotFound, ValidationError
 from dms.core.forms import form_status, submit
 from dms.core.jobs import commit
-from dms.core.listing import int_arg, paginate_list
+from dms.core.listing import day_arg, int_arg, paginate_list
 from dms.core.render import htmx_redirect, is_htmx, render
 from dms.core.scope import HQ_SCOPE
 from dms.core.time import business_day_bounds_utc, business_today
@@ -171,20 +171,6 @@ def list_batches():
 
 # --- movements ----------------------------------------------------------------------------------
 
-def _day(name: str, errors: dict) -> date | None:
-    """A business day from the address; a malformed one is reported in `errors` and not applied."""
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            return date.fromisoformat(raw)
-    except ValueError:
-        pass
-    errors[name] = _("A date such as 2026-05-01.")
-    return None
-
-
 @bp.get("/inventory/movements")
 @require_permission("inventory.view")
 def list_movements():
@@ -193,7 +179,7 @@ def list_movements():
     warehouse = services.warehouse_for(current_user, warehouse_id) if warehouse_id is not None else None
     product = queries.get_product(product_id) if product_id is not None else None
     errors: dict[str, str] = {}
-    day_from, day_to = _day("date_from", errors), _day("date_to", errors)
+    day_from, day_to = day_arg("date_from", errors), day_arg("date_to", errors)
 
     def since(stmt, _value):
         return stmt.where(StockMovement.at >= business_day_bounds_utc(day_from)[0]) if day_from else stmt

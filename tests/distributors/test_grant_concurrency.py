@@ -13,28 +13,21 @@ from sqlalchemy import func, select
 from dms.distributors.grants import TerritoryTaken, grant_territory
 from dms.distributors.models import Distributor, TerritoryGrant
 from dms.extensions import db
+from tests.concurrency import attempt
 
 
 def _run(app, distributor_id, region_code, events, results, name, hold=None):
-    with app.app_context():
-        try:
-            if events.get("wait_before"):
-                events["wait_before"].wait(5)
-            distributor = db.session.get(Distributor, distributor_id)
-            grant_territory(None, distributor, region_code, effective_from=date(2026, 1, 1))
-            if hold is not None:
-                events["granted"].set()
-                hold.wait(5)  # keep the transaction open while the other one tries
-            db.session.commit()
-            results[name] = "won"
-        except TerritoryTaken:
-            db.session.rollback()
-            results[name] = "taken"
-        except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
-            db.session.rollback()
-            results[name] = repr(exc)
-        finally:
-            db.session.remove()
+    def work():
+        if events.get("wait_before"):
+            events["wait_before"].wait(5)
+        distributor = db.session.get(Distributor, distributor_id)
+        grant_territory(None, distributor, region_code, effective_from=date(2026, 1, 1))
+        if hold is not None:
+            events["granted"].set()
+            hold.wait(5)  # keep the transaction open while the other one tries
+
+    outcome, value = attempt(app, work, {TerritoryTaken: "taken"})
+    results[name] = value if outcome == "error" else outcome  # the error itself, as the assertion's message
 
 
 def test_concurrent_overlapping_grants_only_one_wins(app, make_distributor):

@@ -1,7 +1,6 @@
 """Stock alerts: low stock and near expiry, once per product, warehouse, kind and day; closing; the jobs."""
 
 import smtplib
-import threading
 
 import pytest
 from sqlalchemy import func, select, update
@@ -13,6 +12,7 @@ from dms.extensions import db
 from dms.inventory import alerts, services, thresholds
 from dms.inventory import jobs as alert_jobs
 from dms.inventory.models import StockAlert
+from tests.concurrency import race
 
 CHECK = alerts.CHECK_JOB
 
@@ -119,27 +119,12 @@ def test_concurrent_checks_raise_and_notify_once(app, people, make_product, stoc
     warehouse_id = people["warehouse"].id
     product = make_product(low_stock_threshold=5)
     stock(product, 1, warehouse=people["warehouse"])
-    count = 4
-    barrier, results = threading.Barrier(count), [None] * count
 
-    def run(n):
-        with app.app_context():
-            try:
-                barrier.wait(5)
-                raised, _closed = alerts.check(db.session.get(Warehouse, warehouse_id))
-                db.session.commit()
-                results[n] = len(raised)
-            except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
-                db.session.rollback()
-                results[n] = repr(exc)
-            finally:
-                db.session.remove()
+    def work(_n):
+        raised, _closed = alerts.check(db.session.get(Warehouse, warehouse_id))
+        return len(raised)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    results = [value for _outcome, value in race(app, 4, work, {})]
     assert sorted(results, key=str) == [0, 0, 0, 1], results
     assert len(rows()) == 1
     assert len(titles(people["staff"])) == len(titles(people["admin"])) == 1

@@ -5,47 +5,15 @@ are released together by a barrier so their allocations really overlap; the cond
 `services.move` is what lets only as many win as the stock allows.
 """
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
 from dms.catalog.models import Product
-from dms.core.errors import InsufficientStock
 from dms.distributors.models import Warehouse
 from dms.extensions import db
 from dms.inventory import services
 from dms.inventory.models import StockMovement
-
-
-def _run_all(app, work, count: int) -> list:
-    """Run work(n) in `count` threads at once, each in its own app context and transaction."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def run(n):
-        with app.app_context():
-            try:
-                barrier.wait(5)
-                value = work(n)
-                db.session.commit()
-                results[n] = ("won", value)
-            except InsufficientStock:
-                db.session.rollback()
-                results[n] = ("short", None)
-            except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
-                db.session.rollback()
-                results[n] = ("error", repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(t.is_alive() for t in threads), "a writer hung"
-    assert not [r for r in results if r[0] == "error"], results
-    return results
+from tests.concurrency import race
 
 
 def _ids(product, warehouse):
@@ -63,7 +31,7 @@ def test_concurrent_reservations_never_exceed_stock(app, make_product, stock, hq
         return services.reserve(None, db.session.get(Warehouse, warehouse_id), db.session.get(Product, product_id),
                                 each, "order", n)
 
-    results = _run_all(app, work, threads)
+    results = race(app, threads, work)
     won = [r for r in results if r[0] == "won"]
     assert len(won) == min(threads, 5 // each)
     assert len(results) - len(won) == threads - len(won)  # every loser got InsufficientStock
@@ -85,7 +53,7 @@ def test_concurrent_direct_issues_and_reservations(app, make_product, stock, hq_
             return services.issue(None, warehouse, item, 2, "sale", n, from_reserved=False)
         return services.reserve(None, warehouse, item, 2, "order", n)
 
-    results = _run_all(app, work, 6)
+    results = race(app, 6, work)
     assert sum(1 for r in results if r[0] == "won") == 3
     db.session.expire_all()
     rows = services.stock_of(product, include_empty=True)
@@ -102,7 +70,7 @@ def test_concurrent_identical_counts_record_one_difference(app, make_product, hq
         return services.set_count(None, db.session.get(Warehouse, warehouse_id), db.session.get(Product, product_id),
                                   "", 50)[0].on_hand
 
-    results = _run_all(app, work, 4)
+    results = race(app, 4, work)
     assert [r for r in results] == [("won", 50)] * 4
     db.session.expire_all()
     assert [b.on_hand for b in services.stock_of(product)] == [50]
@@ -119,7 +87,7 @@ def test_concurrent_first_receipts_create_one_balance(app, make_product, hq_ware
             {"product": db.session.get(Product, product_id), "quantity": 1, "batch_code": "NEW",
              "expiry_date": days(30)}]))
 
-    _run_all(app, work, 4)
+    race(app, 4, work)
     db.session.expire_all()
     assert [(b.batch.code, b.on_hand) for b in services.stock_of(product)] == [("NEW", 4)]
     assert services.ledger_differences() == []

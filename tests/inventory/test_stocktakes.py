@@ -1,7 +1,5 @@
 """Stocktake services: the snapshot, counts, posting differences as movements (all or nothing), scope, races."""
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -18,6 +16,7 @@ from dms.core.models import AuditLog
 from dms.extensions import db
 from dms.inventory import services, stocktakes
 from dms.inventory.models import StockMovement, Stocktake
+from tests.concurrency import race
 
 
 def on_hand(warehouse, product, batch) -> int:
@@ -288,31 +287,7 @@ def test_scope(make_user, make_distributor, make_product, stock, hq_warehouse):
 
 def _at_once(app, work, count: int) -> list:
     """Run work() in `count` threads released together, each its own transaction; [(outcome, value)]."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def run(n):
-        with app.app_context():
-            try:
-                barrier.wait(5)
-                value = work()
-                db.session.commit()
-                results[n] = ("won", value)
-            except DomainError as exc:
-                db.session.rollback()
-                results[n] = (type(exc).__name__, None)
-            except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
-                db.session.rollback()
-                results[n] = ("error", repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(t.is_alive() for t in threads), "a writer hung"
-    return results
+    return race(app, count, lambda _n: work(), {DomainError: lambda exc: type(exc).__name__})
 
 
 def test_concurrent_opens_leave_one_open_stocktake(app, admin, make_product, stock, hq_warehouse):

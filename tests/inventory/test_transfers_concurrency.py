@@ -1,8 +1,6 @@
 """Two requests at once on one transfer or one request (SQLite and PostgreSQL): the conditional status
 update lets exactly one win, so stock is never received, returned or shipped twice."""
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -10,35 +8,12 @@ from dms.core.errors import InvalidTransition
 from dms.extensions import db
 from dms.inventory import replenishment, services, transfers
 from dms.inventory.models import ReplenishmentRequest, StockMovement, Transfer
+from tests.concurrency import race
 
 
 def _race(app, work, count: int = 2) -> list[str]:
-    """Run work(n) in `count` threads released together, each its own app context and transaction."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def run(n):
-        with app.app_context():
-            try:
-                barrier.wait(5)
-                work(n)
-                db.session.commit()
-                results[n] = "won"
-            except InvalidTransition:
-                db.session.rollback()
-                results[n] = "lost"
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                db.session.rollback()
-                results[n] = repr(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(t.is_alive() for t in threads), "a writer hung"
-    return sorted(results)
+    """Run work(n) in `count` threads released together, each its own transaction; the sorted outcomes."""
+    return sorted(outcome for outcome, _value in race(app, count, work, {InvalidTransition: "lost"}))
 
 
 @pytest.mark.parametrize("second", ["receive", "cancel"])

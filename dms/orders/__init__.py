@@ -1,0 +1,13 @@
+"""The orders area: orders priced on the server, routed by territory, reserved without oversell, and
+moved through their state machine."""
+
+from flask import Blueprint
+
+bp = Blueprint("orders", __name__)
+
+
+def init_app(app):
+    """Register the blueprint; the area's modules add their routes, jobs and commands on import."""
+    from dms.orders import cli, demo, jobs, models, views  # noqa: F401
+
+    app.register_blueprint(bp)

@@ -1,0 +1,109 @@
+"""Order pricing: every line priced on the server from the price list in force (DESIGN.md §5).
+
+Unit prices are the products' retail prices in force now; a discount is an amount off a line (staff
+only, never from an integration client). Amounts are rounded to the fen with ROUND_HALF_UP once, per
+line; the total is the sum of the line amounts, so the lines always add up to it.
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from dms.catalog import services as catalog
+from dms.catalog.models import Product
+from dms.core.errors import ValidationError
+from dms.extensions import db
+
+CENT = Decimal("0.01")
+MAX_LINES = 100
+MAX_QUANTITY = 100_000
+
+
+def money(value, field: str) -> Decimal:
+    """A non-negative amount from a JSON number or decimal string, to two places; ValidationError."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise ValidationError(fields={field: [_("An amount such as 500.00.")]})
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError(fields={field: [_("An amount such as 500.00.")]}) from None
+    if not amount.is_finite() or amount < 0 or amount > Decimal("999999999999.99"):
+        raise ValidationError(fields={field: [_("An amount such as 500.00.")]})
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class PricedLine:
+    """A line as the server prices it."""
+
+    product: Product
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    amount: Decimal
+
+
+def _quantity(value, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUANTITY:
+        raise ValidationError(fields={field: [_("A whole number from 1 to %(max)d.", max=MAX_QUANTITY)]})
+    return value
+
+
+def price_lines(raw_lines, allow_discount: bool = False) -> list[PricedLine]:
+    """Price `[{"product_id", "quantity", "discount"?}]`; ValidationError naming each bad line's field.
+
+    A product must exist and be available (priced, not withdrawn); a product may appear once.
+    """
+    if not isinstance(raw_lines, list) or not raw_lines:
+        raise ValidationError(fields={"lines": [_("Add at least one product.")]})
+    if len(raw_lines) > MAX_LINES:
+        raise ValidationError(fields={"lines": [_("At most %(max)d lines.", max=MAX_LINES)]})
+    errors: dict[str, list] = {}
+    ids = [raw.get("product_id") if isinstance(raw, dict) else None for raw in raw_lines]
+    wanted = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(wanted)))} if wanted else {}
+    priced, seen = [], set()
+    for n, raw in enumerate(raw_lines):
+        if not isinstance(raw, dict):
+            errors[f"lines.{n}"] = [_("A line is an object with product_id and quantity.")]
+            continue
+        product = products.get(ids[n]) if ids[n] in wanted else None
+        if product is None:
+            errors[f"lines.{n}.product_id"] = [_("Choose an existing product.")]
+            continue
+        if product.id in seen:
+            errors[f"lines.{n}.product_id"] = [_("%(product)s is listed twice.", product=product.name)]
+            continue
+        seen.add(product.id)
+        price = catalog.current_price(product)
+        if product.status != "available" or price is None:
+            errors[f"lines.{n}.product_id"] = [_("%(product)s is not available for sale.", product=product.name)]
+            continue
+        try:
+            quantity = _quantity(raw.get("quantity"), f"lines.{n}.quantity")
+            gross = (price * quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+            discount = Decimal("0.00")
+            if raw.get("discount") not in (None, "", 0, "0"):
+                if not allow_discount:
+                    raise ValidationError(fields={f"lines.{n}.discount": [_("Discounts are set by staff only.")]})
+                discount = money(raw.get("discount"), f"lines.{n}.discount")
+                if discount > gross:
+                    raise ValidationError(fields={f"lines.{n}.discount": [
+                        _("At most the line's amount, %(gross)s.", gross=f"{gross:.2f}")]})
+        except ValidationError as exc:
+            errors.update(exc.fields)
+            continue
+        priced.append(PricedLine(product, quantity, price, discount, gross - discount))
+    if errors:
+        raise ValidationError(fields=errors)
+    return priced
+
+
+def totals(lines: list[PricedLine]) -> tuple[Decimal, Decimal, Decimal]:
+    """(subtotal before discounts, discounts, total) of priced lines."""
+    subtotal = sum(((line.unit_price * line.quantity).quantize(CENT, rounding=ROUND_HALF_UP) for line in lines),
+                   Decimal("0.00"))
+    discount = sum((line.discount for line in lines), Decimal("0.00"))
+    return subtotal, discount, subtotal - discount
