@@ -18,8 +18,8 @@ class BoundedInt(IntegerConverter):
 
 
 # Every area, lowest first (DESIGN.md "Areas and their direction").
-AREAS = ("core", "accounts", "territories", "distributors", "customers", "catalog", "inventory", "orders", "delivery",
-         "api")
+AREAS = ("core", "accounts", "territories", "distributors", "customers", "catalog", "campaigns", "inventory", "orders",
+         "delivery", "api")
 
 
 def create_app(config=None) -> Flask:

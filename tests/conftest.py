@@ -20,6 +20,16 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 READ_ONLY_TABLES = {"alembic_version", "regions"}
 
 
+def pytest_collection_modifyitems(config, items):
+    """On SQLite, leave out (deselect, not skip) the tests marked postgresql: the PostgreSQL run has them."""
+    if os.environ.get("DMS_TEST_DATABASE_URL", "").startswith("postgresql"):
+        return
+    kept = [item for item in items if item.get_closest_marker("postgresql") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def service_reachable(url: str, default_port: int) -> bool:
     """True when a TCP connection to the URL's host and port opens."""
     parsed = urlparse(url)

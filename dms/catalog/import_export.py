@@ -18,16 +18,11 @@ Categories are not created by an import: an unknown category is a row error, so 
 grow the category tree.
 """
 
-import csv
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
 
-from flask import current_app
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,8 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from dms.catalog import services
 from dms.catalog.forms import TRACKING_LABELS
 from dms.catalog.models import TRACKING, Price, Product
-from dms.core.errors import DomainError, Forbidden, ValidationError
+from dms.core import spreadsheets
+from dms.core.errors import DomainError, Forbidden
 from dms.core.locks import lock_subject
+from dms.core.spreadsheets import ImportRejected, RowError, Table, reject
 from dms.core.time import utcnow
 from dms.extensions import db
 
@@ -61,35 +58,9 @@ SERVICE_FIELDS = {"category_id": "category", "distributor_price": "distributor_p
 TRACKING_ALIASES = {"无": "none", "不追踪": "none", "不跟踪": "none", "批次": "batch", "按批次": "batch",
                     "序列号": "serial", "串号": "serial", "按序列号": "serial"}
 TAG_SEPARATORS = re.compile(r"[,，、;；]")
-# A CSV cell that a spreadsheet program would run as a formula is written with a leading apostrophe
-# (OWASP "CSV injection"); the import takes the apostrophe off again, so a round trip changes nothing.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-DEFAULT_MAX_ROWS = 5000
-MAX_COLUMNS = 64
-# An XLSX is a zip: refuse one that would inflate beyond this (a "zip bomb") before parsing it.
-MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _normalise_header(text: str) -> str:
-    text = re.sub(r"[（(][^）)]*[）)]\s*$", "", str(text).strip().lower())  # "零售价(元)" -> "零售价"
-    return re.sub(r"[\s\-]+", "_", text.strip())
-
-
-HEADER_ALIASES: dict[str, str] = {}
-for _key in COLUMNS:
-    for _alias in (_key, _key.replace("_", " "), CHINESE_HEADERS[_key], *_EXTRA_ALIASES.get(_key, ())):
-        HEADER_ALIASES[_normalise_header(_alias)] = _key
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem: the spreadsheet's row number (None for the whole file), the column's header, a message."""
-
-    row: int | None
-    column: str
-    message: str
+# Column widths of the exported workbook, in the order of COLUMNS.
+XLSX_WIDTHS = (14, 24, 16, 16, 6, 9, 10, 10, 10, 10, 10, 24, 32)
+HEADER_ALIASES = spreadsheets.header_aliases(COLUMNS, CHINESE_HEADERS, _EXTRA_ALIASES)
 
 
 @dataclass
@@ -106,180 +77,32 @@ class ImportResult:
         return self.created + self.updated + self.unchanged
 
 
-class ImportRejected(ValidationError):
-    """The file or some of its rows were refused: nothing may be kept; `errors` is the report."""
-
-    code = "import_rejected"
-
-    def __init__(self, errors: list[RowError], ignored_columns: list[str] | None = None):
-        self.errors = errors
-        self.ignored_columns = list(ignored_columns or [])
-        rows = {e.row for e in errors if e.row is not None}
-        if rows:
-            message = ngettext("%(num)d row has errors.", "%(num)d rows have errors.", len(rows))
-        else:
-            message = errors[0].message if errors else None
-        super().__init__(message)
-
-
-@dataclass
-class Table:
-    """The cells of a file: the header row as written, and the data rows by their spreadsheet row number."""
-
-    headers: list[str]
-    rows: list[tuple[int, list[str]]]
-
-
 def max_bytes() -> int:
-    return int(current_app.config.get("CATALOG_IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    return spreadsheets.config_limit("CATALOG_IMPORT_MAX_BYTES", spreadsheets.DEFAULT_MAX_BYTES)
 
 
 def max_rows() -> int:
-    return int(current_app.config.get("CATALOG_IMPORT_MAX_ROWS") or DEFAULT_MAX_ROWS)
-
-
-def _reject(message: str):
-    raise ImportRejected([RowError(None, "", message)])
+    return spreadsheets.config_limit("CATALOG_IMPORT_MAX_ROWS", spreadsheets.DEFAULT_MAX_ROWS)
 
 
 # ---------------------------------------------------------------- reading files
 
-def _cell_text(value) -> str:
-    """A cell as text: whole numbers without ".0" (XLSX stores numbers as floats), dates as ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (what Chinese Excel writes for "CSV")."""
-    if b"\x00" in data[:4096]:
-        _reject(_("This is not a CSV text file. Save the spreadsheet as CSV (UTF-8) or XLSX."))
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        _reject(_("The file's text encoding is not recognised. Save it as CSV UTF-8 or as XLSX."))
-
-
-def _read_csv(data: bytes):
-    """The records of a CSV file; the delimiter (comma, semicolon or tab) is taken from the header line."""
-    text = _decode(data)
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        for number, record in enumerate(reader, start=1):
-            yield number, [_unescape(cell.strip()) for cell in record[:MAX_COLUMNS]]
-    except csv.Error as exc:
-        _reject(_("The CSV file cannot be read: %(error)s", error=str(exc)))
-
-
-def _unescape(cell: str) -> str:
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
-        return cell[1:]
-    return cell
-
-
-def _read_xlsx(data: bytes):
-    """The rows of the workbook's first sheet (cached values of formulas, not the formulas)."""
-    from openpyxl import load_workbook
-
-    not_xlsx = _("This file is not a valid XLSX workbook. Save it from Excel or WPS as .xlsx, or as CSV.")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED_BYTES:
-                _reject(_("The workbook is too large once unpacked."))
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except ImportRejected:
-        raise
-    except Exception:  # zipfile.BadZipFile, KeyError, lxml/expat errors... all mean "not a workbook"
-        _reject(not_xlsx)
-    try:
-        if not workbook.worksheets:
-            _reject(not_xlsx)
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # some writers store a wrong size; read what is there
-        for cells in sheet.iter_rows(max_col=MAX_COLUMNS):
-            cells = [c for c in cells if getattr(c, "row", None) is not None]
-            if cells:
-                yield cells[0].row, _xlsx_cells(cells)
-    except ImportRejected:
-        raise
-    except Exception:
-        _reject(not_xlsx)
-    finally:
-        workbook.close()
-
-
-def _xlsx_cells(cells) -> list[str]:
-    """Cell values placed by their column (read-only sheets leave out empty cells)."""
-    values: list[str] = []
-    for cell in cells:
-        index = cell.column - 1
-        values.extend([""] * (index + 1 - len(values)))
-        values[index] = _cell_text(cell.value)
-    return values
-
-
 def read_table(filename: str, data: bytes) -> Table:
     """The header and data rows of an uploaded .csv or .xlsx; ImportRejected for a file we cannot take."""
-    name = (filename or "").lower()
-    if len(data) > max_bytes():
-        _reject(_("The file is larger than %(mb)s MB. Split it into several files.", mb=f"{max_bytes() / 2**20:g}"))
-    if not data:
-        _reject(_("The file is empty."))
-    if name.endswith(".csv"):
-        records = _read_csv(data)
-    elif name.endswith(".xlsx"):
-        records = _read_xlsx(data)
-    elif name.endswith(".xls"):
-        _reject(_("Old Excel files (.xls) cannot be read. Save the file as .xlsx or as CSV."))
-    else:
-        _reject(_("Choose a .csv or .xlsx file."))
-    headers: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    for number, cells in records:
-        if not any(cells):
-            continue
-        if headers is None:
-            headers = cells
-            continue
-        rows.append((number, cells))
-        if len(rows) > max_rows():
-            _reject(_("A file may have at most %(n)d product rows. Split it into several files.", n=max_rows()))
-    if headers is None or not rows:
-        _reject(_("The file has no product rows. The first row names the columns; each row after it is a "
+    limit = max_rows()
+    return spreadsheets.read_table(
+        filename, data, max_bytes=max_bytes(), max_rows=limit,
+        too_many_rows=_("A file may have at most %(n)d product rows. Split it into several files.", n=limit),
+        no_rows=_("The file has no product rows. The first row names the columns; each row after it is a "
                   "product."))
-    return Table(headers, rows)
 
 
 def map_columns(headers: list[str]) -> tuple[dict[str, int], list[str]]:
     """{column key: index} of the recognised headers, and the headers not recognised; ImportRejected."""
-    found: dict[str, int] = {}
-    ignored: list[str] = []
-    for index, header in enumerate(headers):
-        if not header:
-            continue
-        key = HEADER_ALIASES.get(_normalise_header(header))
-        if key is None:
-            ignored.append(header)
-        elif key in found:
-            _reject(_("The column %(name)s appears twice.", name=header))
-        else:
-            found[key] = index
+    found, ignored = spreadsheets.map_headers(headers, HEADER_ALIASES)
     if "sku" not in found:
-        _reject(_("The file has no SKU column. The first row must name the columns, for example SKU (编码), "
-                  "name (名称), retail price (零售价)."))
+        reject(_("The file has no SKU column. The first row must name the columns, for example SKU (编码), "
+                 "name (名称), retail price (零售价)."))
     return found, ignored
 
 
@@ -505,46 +328,6 @@ def example_rows() -> list[list]:
              Decimal("12.50"), Decimal("9.00"), Decimal("9.50"), Decimal("10.00"), "", _("Delete this row.")]]
 
 
-def _csv_cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def to_csv(header: list[str], rows: list[list]) -> bytes:
-    """CSV in UTF-8 with a BOM (so Excel reads the Chinese), CRLF line ends, formula-like cells escaped."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def to_xlsx(header: list[str], rows: list[list], title: str) -> bytes:
     """A one-sheet workbook: text kept as text (never a formula), prices as numbers shown with two decimals."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = title[:31]
-    sheet.append(header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([_CONTROL_CHARS.sub("", v) if isinstance(v, str) else v for v in row])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str) and cell.data_type == "f":
-                cell.data_type = "s"  # "=..." typed by a user is text, not a formula to run
-            elif isinstance(cell.value, Decimal):
-                cell.number_format = "0.00"
-    for column, width in zip("ABCDEFGHIJKLM", (14, 24, 16, 16, 6, 9, 10, 10, 10, 10, 10, 24, 32), strict=True):
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return spreadsheets.to_xlsx(header, rows, title, widths=XLSX_WIDTHS)

@@ -6,9 +6,7 @@ as CSV without being stored anywhere: the page carries it signed (and compressed
 so any web process can answer the download and nobody can make the endpoint echo other content.
 """
 
-from datetime import datetime
-
-from flask import current_app, make_response, request
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,10 +20,9 @@ from dms.core.auth import require_permission
 from dms.core.errors import BadRequest
 from dms.core.jobs import commit
 from dms.core.render import render
-from dms.core.time import business_tz
+from dms.core.spreadsheets import XLSX_TYPE, download, stamp, to_csv
 from dms.extensions import db
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_SALT = "catalog.import-report"
 REPORT_MAX_AGE = 24 * 3600
 # Werkzeug keeps form fields up to 500 kB by default; a longer report is shown but not offered.
@@ -47,20 +44,6 @@ class ReportForm(FlaskForm):
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=REPORT_SALT)
-
-
-def _stamp() -> str:
-    return datetime.now(business_tz()).strftime("%Y%m%d-%H%M")
-
-
-def _download(data: bytes, filename: str, mimetype: str):
-    response = make_response(data)
-    response.mimetype = mimetype
-    if mimetype == "text/csv":
-        response.charset = "utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _import_page(form: ImportForm, status: int = 200):
@@ -110,9 +93,8 @@ def download_import_report():
         rows = _serializer().loads(form.report.data or "", max_age=REPORT_MAX_AGE)
     except BadSignature:
         raise BadRequest(_("This report has expired. Import the file again to see its errors.")) from None
-    body = import_export.to_csv([_("Row"), _("Column"), _("Error")],
-                           [["" if r is None else r, c, m] for r, c, m in rows])
-    return _download(body, f"product-import-errors-{_stamp()}.csv", "text/csv")
+    body = to_csv([_("Row"), _("Column"), _("Error")], [["" if r is None else r, c, m] for r, c, m in rows])
+    return download(body, f"product-import-errors-{stamp()}.csv", "text/csv")
 
 
 def _filters() -> dict:
@@ -127,8 +109,8 @@ def _filters() -> dict:
 @require_permission("catalog.manage")
 def export_products_csv():
     """The products (the list's filters applied) as CSV in the import's columns, UTF-8 with BOM."""
-    body = import_export.to_csv(import_export.headers(), import_export.export_rows(current_user, **_filters()))
-    return _download(body, f"products-{_stamp()}.csv", "text/csv")
+    body = to_csv(import_export.headers(), import_export.export_rows(current_user, **_filters()))
+    return download(body, f"products-{stamp()}.csv", "text/csv")
 
 
 @bp.get("/catalog/products/export.xlsx")
@@ -137,7 +119,7 @@ def export_products_xlsx():
     """The products (the list's filters applied) as an XLSX workbook in the import's columns."""
     rows = import_export.export_rows(current_user, **_filters())
     body = import_export.to_xlsx(import_export.headers(), rows, _("Products"))
-    return _download(body, f"products-{_stamp()}.xlsx", XLSX_TYPE)
+    return download(body, f"products-{stamp()}.xlsx", XLSX_TYPE)
 
 
 @bp.get("/catalog/products/import/template.<any(csv, xlsx):kind>")
@@ -145,7 +127,7 @@ def export_products_xlsx():
 def download_import_template(kind: str):
     """An import template: the header row and one example row."""
     if kind == "csv":
-        return _download(import_export.to_csv(import_export.headers(), import_export.example_rows()),
-                         "product-import-template.csv", "text/csv")
-    return _download(import_export.to_xlsx(import_export.headers(), import_export.example_rows(), _("Products")),
-                     "product-import-template.xlsx", XLSX_TYPE)
+        return download(to_csv(import_export.headers(), import_export.example_rows()),
+                        "product-import-template.csv", "text/csv")
+    return download(import_export.to_xlsx(import_export.headers(), import_export.example_rows(), _("Products")),
+                    "product-import-template.xlsx", XLSX_TYPE)

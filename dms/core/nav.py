@@ -41,6 +41,7 @@ NAV = [
     NavItem(_l("Dispatch board"), "delivery.dispatch_board", "orders.manage", S_SALES),
     NavItem(_l("My deliveries"), "delivery.my_deliveries", "deliveries.own", S_SALES),
     NavItem(_l("Customers"), "customers.list_customers", "customers.view", S_SALES),
+    NavItem(_l("Follow-ups"), "customers.follow_ups", "customers.view", S_SALES),
     NavItem(_l("Campaigns"), "campaigns.list_campaigns", "campaigns.manage", S_SALES),
     NavItem(_l("Commissions"), "commissions.overview", "commissions.view", S_MONEY),
     NavItem(_l("Reports"), "reports.index", "reports.view", S_MONEY),

@@ -48,7 +48,8 @@ def read_lines(formdata, start_blank: int = 0) -> list[LineRow]:
 
 
 class OrderForm(FlaskForm):
-    """A new order: an existing customer or a new one, the distributor (HQ), where it ships from, a note."""
+    """A new order: an existing customer or a new one, the distributor (HQ), where it ships from, a campaign
+    code, a note."""
 
     customer_q = StringField(_l("Find a customer"), validators=[Optional(), Length(max=50)],
                              render_kw={"autocomplete": "off", "type": "search"})
@@ -60,11 +61,13 @@ class OrderForm(FlaskForm):
     address = StringField(_l("Address"), validators=[Optional(), Length(max=255)])
     distributor_id = SelectField(_l("Distributor"), choices=[])
     ship_from_hq = BooleanField(_l("Ship from the headquarters warehouse"))
+    # Drawn with the lines (templates/orders/_lines.html), so the live prices show its campaign and its errors.
+    campaign_code = StringField(_l("Campaign code"), validators=[Optional(), Length(max=32)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
 
 
 class EditOrderForm(FlaskForm):
-    """A pending order's lines (read separately) and note."""
+    """A pending order's lines (read separately) and note; its campaign code stays the one it was placed with."""
 
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
 

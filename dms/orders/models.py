@@ -101,6 +101,8 @@ class OrderLine(db.Model):
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     discount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    # The campaign that priced this line (its unit price or free units), if one did.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship(lazy="joined")

@@ -3,14 +3,21 @@
 Unit prices are the products' retail prices in force now; a discount is an amount off a line (staff
 only, never from an integration client). Amounts are rounded to the fen with ROUND_HALF_UP once, per
 line; the total is the sum of the line amounts, so the lines always add up to it.
+
+Given the order's region and business day, a running campaign in scope prices a line automatically
+(dms.campaigns.services): the unit price stays the list price and the campaign's reduction is the
+line's discount; when several apply the largest wins, and a staff discount does not add to it (the
+larger of the two stands, and only a campaign's records `campaign_id`).
 """
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from dms.campaigns import services as campaigns
 from dms.catalog import services as catalog
 from dms.catalog.models import Product
 from dms.core.errors import ValidationError
@@ -43,6 +50,7 @@ class PricedLine:
     unit_price: Decimal
     discount: Decimal
     amount: Decimal
+    campaign_id: int | None = None  # the campaign whose reduction is the discount, if one is
 
 
 def _quantity(value, field: str) -> int:
@@ -51,16 +59,25 @@ def _quantity(value, field: str) -> int:
     return value
 
 
-def price_lines(raw_lines, allow_discount: bool = False) -> list[PricedLine]:
+def price_lines(raw_lines, allow_discount: bool = False, *, region_code: str | None = None, day: date | None = None,
+                campaign_code: str | None = None) -> list[PricedLine]:
     """Price `[{"product_id", "quantity", "discount"?}]`; ValidationError naming each bad line's field.
 
-    A product must exist and be available (priced, not withdrawn); a product may appear once.
+    A product must exist and be available (priced, not withdrawn); a product may appear once. With the
+    business `day` (and the order's region and code) campaigns in scope price the lines; an unknown or
+    ended `campaign_code` is an error on that field.
     """
     if not isinstance(raw_lines, list) or not raw_lines:
         raise ValidationError(fields={"lines": [_("Add at least one product.")]})
     if len(raw_lines) > MAX_LINES:
         raise ValidationError(fields={"lines": [_("At most %(max)d lines.", max=MAX_LINES)]})
     errors: dict[str, list] = {}
+    offers = []
+    if day is not None:
+        try:
+            offers = campaigns.applicable(region_code, day, campaign_code)
+        except ValidationError as exc:
+            errors.update(exc.fields)
     ids = [raw.get("product_id") if isinstance(raw, dict) else None for raw in raw_lines]
     wanted = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
     products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(wanted)))} if wanted else {}
@@ -94,6 +111,10 @@ def price_lines(raw_lines, allow_discount: bool = False) -> list[PricedLine]:
                         _("At most the line's amount, %(gross)s.", gross=f"{gross:.2f}")]})
         except ValidationError as exc:
             errors.update(exc.fields)
+            continue
+        offer, off = campaigns.best_offer(offers, product.id, price, quantity)
+        if offer is not None and off >= discount:
+            priced.append(PricedLine(product, quantity, price, off, gross - off, offer.campaign_id))
             continue
         priced.append(PricedLine(product, quantity, price, discount, gross - discount))
     if errors:

@@ -1,5 +1,8 @@
 """Read-only queries of the order pages: the list's filters and counts, choices, the live line prices.
 
+The live prices use what placing (or editing) will use: the business day, the region campaigns price by
+and the order's campaign code, so the form shows the campaign reductions the order will get.
+
 Every query starts from `services.orders_query(actor)`, so a distributor only ever counts, lists or
 chooses among its own orders (DESIGN.md §9). Nothing here writes.
 """
@@ -12,11 +15,14 @@ from decimal import Decimal
 from sqlalchemy import false, func, or_, select
 
 from dms.accounts.models import User
+from dms.campaigns import services as campaigns
+from dms.campaigns.models import Campaign
 from dms.catalog import services as catalog
 from dms.catalog.models import Product
 from dms.core.errors import NotFound, ValidationError
 from dms.core.listing import contains_pattern
 from dms.core.time import business_day_bounds_utc, business_today
+from dms.customers import services as customers
 from dms.customers.models import Customer
 from dms.distributors.grants import distributor_for
 from dms.distributors.models import Distributor, Warehouse
@@ -179,6 +185,39 @@ def fulfilling_warehouse(actor, distributor_id: int | None, ship_from_hq: bool, 
     return distributor.warehouse if distributor is not None else None
 
 
+def campaign_region(actor, distributor_id: int | None, customer_id: int | None, region_code: str = "",
+                    order: Order | None = None) -> str | None:
+    """The region campaigns price an order being written by, as `services.place_order`/`update_order` take it.
+
+    An order's ship region (else its distributor's); for a new order the chosen customer's region or the
+    typed one, else the region of the distributor it is for (chosen, the user's own, the customer's).
+    """
+    if order is not None:
+        return order.ship_region_code or (order.distributor.region_code if order.distributor else None)
+    customer = None
+    if customer_id is not None:
+        try:
+            customer = customers.get_customer(actor, customer_id)
+        except NotFound:
+            customer = None
+        if customer is not None and customer.region_code:
+            return customer.region_code
+    elif region_code:
+        return region_code
+    distributor = db.session.get(Distributor, distributor_id) if distributor_id else None
+    if distributor is None and getattr(actor, "distributor_id", None) is not None:
+        distributor = db.session.get(Distributor, actor.distributor_id)
+    if distributor is None and customer is not None and customer.distributor_id is not None:
+        distributor = db.session.get(Distributor, customer.distributor_id)
+    return distributor.region_code if distributor is not None else None
+
+
+def order_campaign_code(order: Order, day: date | None = None) -> str | None:
+    """The code an edit of `order` prices with: its own while that campaign runs, else none (list prices)."""
+    day = day or business_today()
+    return order.campaign_code if campaigns.code_in_force(order.campaign_code, day) else None
+
+
 @dataclass
 class LineRow:
     """One line of the order form as typed, with what the server says about it."""
@@ -194,6 +233,8 @@ class LineRow:
     amount: Decimal | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     options: list[Product] = field(default_factory=list)
+    campaign: Campaign | None = None  # the campaign whose reduction is the line's discount, if one is
+    campaign_discount: Decimal | None = None
 
     @property
     def blank(self) -> bool:
@@ -222,6 +263,8 @@ class LinesPreview:
     total: Decimal = Decimal("0.00")
     errors: list[str] = field(default_factory=list)
     warehouse: Warehouse | None = None
+    campaign_code: str = ""  # as typed (a new order) or the order's own (an edit)
+    code_errors: list[str] = field(default_factory=list)
 
 
 def place_line_errors(rows: list[LineRow], fields: dict) -> list[str]:
@@ -237,11 +280,25 @@ def place_line_errors(rows: list[LineRow], fields: dict) -> list[str]:
     return placed
 
 
-def preview_lines(rows: list[LineRow], warehouse: Warehouse | None, check: bool = True) -> LinesPreview:
+def preview_lines(rows: list[LineRow], warehouse: Warehouse | None, check: bool = True, *,
+                  region_code: str | None = None, campaign_code: str | None = None,
+                  day: date | None = None) -> LinesPreview:
     """Price the typed lines with `pricing.price_lines` (saving nothing): unit price, stock, amounts, total.
 
-    With `check` the lines' mistakes are put beside them; the total is that of the lines priced.
+    Campaigns running on `day` (the business day) in `region_code` price the lines, with `campaign_code`'s
+    campaign too; an unknown or ended code is put in `code_errors` and the lines priced without it. With
+    `check` the lines' mistakes are put beside them; the total is that of the lines priced.
     """
+    day = day or business_today()
+    typed = (campaign_code or "").strip()[:64]
+    code = typed.upper() or None
+    preview = LinesPreview(rows=rows, warehouse=warehouse, campaign_code=typed)
+    if code is not None:
+        try:
+            campaigns.check_code(code, day)
+        except ValidationError as exc:
+            preview.code_errors = [str(m) for m in exc.fields.get("campaign_code", [exc.message])]
+            code = None
     ids = {number(r.product_id) for r in rows} - {None}
     products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
     for row in rows:
@@ -250,13 +307,16 @@ def preview_lines(rows: list[LineRow], warehouse: Warehouse | None, check: bool 
         if row.product is not None:
             row.unit_price = catalog.current_price(row.product)
             row.available = inventory.available_of(row.product, warehouse) if warehouse is not None else None
-    preview = LinesPreview(rows=rows, warehouse=warehouse)
     filled = [row for row in rows if not row.blank]
     if not filled:
         return preview
+
+    def price(some: list[LineRow]):
+        return pricing.price_lines([row.payload() for row in some], allow_discount=True, region_code=region_code,
+                                   day=day, campaign_code=code)
+
     try:
-        priced = pricing.price_lines([row.payload() for row in filled], allow_discount=True)
-        good = list(zip(filled, priced, strict=True))
+        good = list(zip(filled, price(filled), strict=True))
     except ValidationError as exc:
         if check:
             placed = place_line_errors(rows, exc.fields)
@@ -264,11 +324,14 @@ def preview_lines(rows: list[LineRow], warehouse: Warehouse | None, check: bool 
         bad = {int(name.split(".")[1]) for name in exc.fields if name.count(".") >= 1 and name.split(".")[1].isdigit()}
         rest = [row for n, row in enumerate(filled) if n not in bad]
         try:
-            good = list(zip(rest, pricing.price_lines([row.payload() for row in rest], allow_discount=True),
-                            strict=True)) if rest else []
+            good = list(zip(rest, price(rest), strict=True)) if rest else []
         except ValidationError:
             good = []
+    chosen = {line.campaign_id for _row, line in good} - {None}
+    found = {c.id: c for c in db.session.scalars(select(Campaign).where(Campaign.id.in_(chosen)))} if chosen else {}
     for row, line in good:
         row.amount = line.amount
+        if line.campaign_id is not None:
+            row.campaign, row.campaign_discount = found.get(line.campaign_id), line.discount
     preview.subtotal, preview.discount, preview.total = pricing.totals([line for _row, line in good])
     return preview

@@ -14,6 +14,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import false, select
 
+from dms.campaigns import services as campaigns
 from dms.core import audit
 from dms.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationError
 from dms.core.scope import HQ_SCOPE
@@ -181,7 +182,8 @@ def _lines_from(data: dict) -> list:
 
 def _set_lines(order: Order, priced) -> None:
     order.lines = [OrderLine(product_id=p.product.id, product=p.product, quantity=p.quantity,
-                             unit_price=p.unit_price, discount=p.discount, amount=p.amount) for p in priced]
+                             unit_price=p.unit_price, discount=p.discount, amount=p.amount,
+                             campaign_id=p.campaign_id) for p in priced]
     order.subtotal, order.discount, order.total = pricing.totals(priced)
 
 
@@ -194,6 +196,15 @@ def _check_total(data: dict, total: Decimal) -> None:
         message = _("The total is %(total)s, not %(given)s.", total=f"{total:.2f}", given=f"{given:.2f}")
         raise ValidationError(message, fields={"total_price": [message]}, code="price_mismatch",
                               computed_total=f"{total:.2f}")
+
+
+def _pricing_region(customer, address: dict | None, distributor: Distributor | None) -> str | None:
+    """The region campaigns price by: where the order ships (as _ship_to copies it), else the distributor's."""
+    if address is not None:
+        return address["region_code"]
+    if customer is not None and customer.region_code:
+        return customer.region_code
+    return distributor.region_code if distributor is not None else None
 
 
 def place_order(actor, data: dict) -> Order:
@@ -225,11 +236,14 @@ def place_order(actor, data: dict) -> Order:
     if distributor is not None:
         _check_active(distributor)
     ship_from_hq = bool(data.get("ship_from_hq")) and hq
-    priced = pricing.price_lines(_lines_from(data), allow_discount=getattr(actor, "client", None) is None)
+    campaign_code = _text(data.get("campaign_code"), "campaign_code", 32).upper() or None
+    priced = pricing.price_lines(_lines_from(data), allow_discount=getattr(actor, "client", None) is None,
+                                 region_code=_pricing_region(customer, address, distributor), day=business_today(),
+                                 campaign_code=campaign_code)
     order = Order(status="pending", distributor_id=distributor.id if distributor else None,
                   source="api" if getattr(actor, "kind", None) else "web", api_client_id=_client_id(actor),
                   created_by_id=getattr(actor, "id", None), note=_text(data.get("note"), "note", 2000),
-                  campaign_code=_text(data.get("campaign_code"), "campaign_code", 32) or None)
+                  campaign_code=campaign_code)
     _set_lines(order, priced)
     _check_total(data, order.total)
     warehouse = _warehouse(distributor, ship_from_hq)
@@ -267,7 +281,11 @@ def update_order(actor, order: Order, data: dict) -> Order:
     if order.status != "pending":
         raise InvalidTransition(_("Only a pending order can be edited."))
     before = {line.product_id: line.quantity for line in order.lines}
-    priced = pricing.price_lines(_lines_from(data), allow_discount=getattr(actor, "client", None) is None)
+    region = order.ship_region_code or (order.distributor.region_code if order.distributor else None)
+    # The code was accepted when the order was placed; once its campaign is over the lines are simply list-priced.
+    code = order.campaign_code if campaigns.code_in_force(order.campaign_code, business_today()) else None
+    priced = pricing.price_lines(_lines_from(data), allow_discount=getattr(actor, "client", None) is None,
+                                 region_code=region, day=business_today(), campaign_code=code)
     release_stock(actor, order, reason="edited")
     for line in list(order.lines):
         order.lines.remove(line)

@@ -19,6 +19,7 @@ from dms.core.forms import form_status, submit
 from dms.core.listing import day_arg, paginate_list
 from dms.core.render import htmx_redirect, render
 from dms.core.scope import HQ_SCOPE
+from dms.core.time import business_today
 from dms.customers import services as customers
 from dms.orders import bp, queries, ratings, services, transitions
 from dms.orders.forms import (
@@ -248,15 +249,27 @@ def _order_choice(order: Order | None):
 
 
 def _preview(rows, order: Order | None, check: bool):
+    """The lines priced as placing (or editing) will price them: warehouse, campaign region, day and code."""
     distributor_id, from_hq, region = _order_choice(order)
     warehouse = queries.fulfilling_warehouse(current_user, distributor_id, from_hq, region, order)
-    return queries.preview_lines(rows, warehouse, check=check)
+    if order is not None:
+        return queries.preview_lines(rows, warehouse, check=check, region_code=queries.campaign_region(
+            current_user, None, None, order=order), campaign_code=queries.order_campaign_code(order),
+            day=business_today())
+    data = _formdata()
+    customer_id = queries.number(data.get("customer_id"))
+    priced_region = queries.campaign_region(current_user, distributor_id, customer_id, region)
+    return queries.preview_lines(rows, warehouse, check=check, region_code=priced_region,
+                                 campaign_code=data.get("campaign_code") or "", day=business_today())
 
 
 def _form_page(form, rows, order: Order | None = None, status: int | None = None, check: bool = False,
                region_errors=()):
     """The new or edit order form with its lines priced by the server."""
     preview = _preview(rows, order, check)
+    code_field = getattr(form, "campaign_code", None)
+    if code_field is not None:  # the form's and the service's messages beside the code, each once
+        preview.code_errors += [str(m) for m in code_field.errors if str(m) not in preview.code_errors]
     data = _formdata()
     customer_q = (data.get("customer_q") or "").strip() if order is None else ""
     found = customers.search(current_user, customer_q) if customer_q else []
@@ -314,7 +327,7 @@ def _set_choices(form: OrderForm) -> None:
 
 def _new_order_data(form: OrderForm) -> dict:
     """The service's input from the order form: the customer chosen or typed, the lines, the rest."""
-    data = {"lines": None, "note": form.note.data or ""}
+    data = {"lines": None, "note": form.note.data or "", "campaign_code": form.campaign_code.data or ""}
     if form.customer_id.data:
         data["customer_id"] = int(form.customer_id.data)
     else:
@@ -369,7 +382,9 @@ def edit_order(order_id: int):
     form = EditOrderForm(obj=order) if request.method == "GET" else EditOrderForm()
     if request.method == "GET":
         rows = [queries.LineRow(index=n, product_id=str(line.product_id), quantity=str(line.quantity),
-                                discount=f"{line.discount:.2f}" if line.discount else "")
+                                # A campaign's reduction is priced again, not sent back as a staff discount.
+                                discount=f"{line.discount:.2f}" if line.discount and line.campaign_id is None
+                                else "")
                 for n, line in enumerate(order.lines)]
         rows.append(queries.LineRow(index=len(rows)))
         return _form_page(form, rows, order, status=200)

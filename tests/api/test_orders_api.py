@@ -101,14 +101,17 @@ def test_seed_body_exactly(client, document, admin, shop):
 def test_multi_line_body_with_a_new_customer(client, document, shop, make_user, get_token):
     distributor, flour, water = shop["distributor"], shop["flour"], shop["water"]
     headers = bearer(get_token(make_user("distributor", distributor_id=distributor.id)))
-    response = post(client, {"customer": ADDRESS, "campaign_code": "SUMMER",
+    unknown = post(client, {"customer": ADDRESS, "campaign_code": "SUMMER",
+                            "lines": [{"product_id": water.id, "quantity": 3}]}, headers)
+    assert unknown.status_code == 422 and "campaign_code" in unknown.json["error"]["fields"]  # no such campaign
+    response = post(client, {"customer": ADDRESS,
                              "lines": [{"product_id": water.id, "quantity": 3}, {"product_id": flour.id,
                                                                                   "quantity": 1}],
                              "total_price": 104}, headers)
     assert response.status_code == 201, response.json
     matches(document, "/api/orders", "post", response)
     body = response.json
-    assert body["total_price"] == "104.00" and body["subtotal"] == "104.00" and body["campaign_code"] == "SUMMER"
+    assert body["total_price"] == "104.00" and body["subtotal"] == "104.00" and body["campaign_code"] is None
     assert [(line["product_id"], line["amount"]) for line in body["lines"]] == [(water.id, "54.00"),
                                                                                (flour.id, "50.00")]
     assert body["distributor_id"] == distributor.id and body["customer_id"] is not None

@@ -25,11 +25,6 @@ def engine_name(app):
     return db.engine.dialect.name
 
 
-def needs_postgresql(engine_name):
-    if engine_name != "postgresql":
-        pytest.skip("needs real parallel writers (PostgreSQL)")
-
-
 def run_all(app, work, count: int) -> list[tuple[str, object]]:
     """Run work(n) in `count` threads at once, each its own request, ending in `commit()` (jobs dispatched)."""
     return race(app, count, work, {InsufficientStock: "short", InvalidTransition: "invalid"}, commit=commit,
@@ -66,10 +61,9 @@ def stocked(app, make_distributor, make_product):
     return make
 
 
-@pytest.mark.parametrize("buyers,units", [(50, 10), (8, 3)])
-def test_concurrent_orders_for_the_last_units_place_exactly_that_many(app, stocked, engine_name, buyers, units):
-    if buyers > 10:
-        needs_postgresql(engine_name)
+# The large cases need real parallel writers (PostgreSQL); SQLite runs the small ones (one writer at a time).
+@pytest.mark.parametrize("buyers,units", [pytest.param(50, 10, marks=pytest.mark.postgresql), (8, 3)])
+def test_concurrent_orders_for_the_last_units_place_exactly_that_many(app, stocked, buyers, units):
     distributor_id, (product_id,) = stocked(units)
 
     def work(n):
@@ -86,10 +80,8 @@ def test_concurrent_orders_for_the_last_units_place_exactly_that_many(app, stock
     assert_consistent(app)
 
 
-@pytest.mark.parametrize("buyers,units", [(30, 12), (6, 4)])
-def test_multi_line_orders_in_opposite_orders_never_deadlock(app, stocked, engine_name, buyers, units):
-    if buyers > 10:
-        needs_postgresql(engine_name)
+@pytest.mark.parametrize("buyers,units", [pytest.param(30, 12, marks=pytest.mark.postgresql), (6, 4)])
+def test_multi_line_orders_in_opposite_orders_never_deadlock(app, stocked, buyers, units):
     distributor_id, (a, b) = stocked(units, units)
 
     def work(n):
@@ -104,8 +96,8 @@ def test_multi_line_orders_in_opposite_orders_never_deadlock(app, stocked, engin
     assert_consistent(app)
 
 
-def test_concurrent_edits_and_new_orders_share_the_stock_exactly(app, stocked, engine_name):
-    needs_postgresql(engine_name)
+@pytest.mark.postgresql
+def test_concurrent_edits_and_new_orders_share_the_stock_exactly(app, stocked):
     distributor_id, (product_id,) = stocked(20)
     # Ten pending orders of 1 each; then ten editors raise theirs to 2 while ten new buyers want 1 each.
     ids = [services.place_order(None, {"distributor_id": distributor_id, "product_id": product_id,
@@ -129,10 +121,8 @@ def test_concurrent_edits_and_new_orders_share_the_stock_exactly(app, stocked, e
     assert_consistent(app)
 
 
-@pytest.mark.parametrize("people", [2, 6])
-def test_only_one_of_several_people_paying_one_order_wins(app, stocked, engine_name, people):
-    if people > 2:
-        needs_postgresql(engine_name)
+@pytest.mark.parametrize("people", [2, pytest.param(6, marks=pytest.mark.postgresql)])
+def test_only_one_of_several_people_paying_one_order_wins(app, stocked, people):
     distributor_id, (product_id,) = stocked(5)
     order_id = services.place_order(None, {"distributor_id": distributor_id, "product_id": product_id,
                                            "quantity": 1}).id
