@@ -194,6 +194,12 @@ def client(app):
 
 
 @pytest.fixture
+def english(client):
+    """The English interface for `client`, so pages' messages are checked as their msgids."""
+    client.http.set_cookie("dms_locale", "en")
+
+
+@pytest.fixture
 def make_user(app):
     """Factory: make_user(role="admin", username=None, password=..., **fields) -> User (committed)."""
     from dms.accounts import services

@@ -6,9 +6,8 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def english(client):
-    """The English interface for every page test here, so messages are checked as their msgids."""
-    client.http.set_cookie("dms_locale", "en")
+def pages_in_english(english):
+    """Every test here reads the pages in English."""
 
 
 @pytest.fixture

@@ -29,3 +29,15 @@ def place(app):
         return order
 
     return run
+
+
+@pytest.fixture
+def juice(app, make_product, shop):
+    """A second product of the shop, 5 in stock at 7.50."""
+    from dms.core.jobs import commit
+    from dms.inventory import services as inventory
+
+    product = make_product(name="果汁", sku="JUICE-1", price="7.50")
+    inventory.receive(None, shop["distributor"].warehouse, [{"product": product, "quantity": 5}])
+    commit()
+    return product

@@ -14,12 +14,6 @@ from dms.orders import transitions
 from dms.orders.models import Order, OrderPayment
 
 
-@pytest.fixture(autouse=True)
-def english(client):
-    """The English interface, so messages are checked as their msgids."""
-    client.http.set_cookie("dms_locale", "en")
-
-
 @pytest.fixture
 def viewer(make_user):
     """A user of HQ who may view every order but not act on one (orders.view without orders.manage)."""
@@ -51,6 +45,9 @@ def _order(place, shop, quantity=1, name="张三", phone="13800138000"):
 
 def _refs(html: str) -> set[str]:
     return set(re.findall(r'data-testid="order-ref">(DD\d+)<', html))
+
+
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def test_list_filters_counts_and_scope(client, login_distributor, shop, place, rival):

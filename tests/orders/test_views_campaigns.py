@@ -14,38 +14,10 @@ from dms.extensions import db
 from dms.inventory import services as inventory
 from dms.orders.models import Order
 from tests.campaigns.helpers import make_campaign
+from tests.orders.form_data import customer_form as _customer
+from tests.orders.form_data import lines_form as _lines
 
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def english(client):
-    """The English interface, so messages are checked as their msgids."""
-    client.http.set_cookie("dms_locale", "en")
-
-
-@pytest.fixture
-def juice(make_product, shop):
-    """A second product of the shop, 5 in stock at 7.50."""
-    product = make_product(name="果汁", sku="JUICE-1", price="7.50")
-    inventory.receive(None, shop["distributor"].warehouse, [{"product": product, "quantity": 5}])
-    commit()
-    return product
-
-
-def _customer(**changes) -> dict:
-    data = {"name": "张三", "phone": "13800138000", "region_code__province": "440000",
-            "region_code__city": "440100", "region_code__county": "440113", "street": "市桥街", "address": "1号"}
-    data.update(changes)
-    return data
-
-
-def _lines(*lines) -> dict:
-    data = {}
-    for n, line in enumerate(lines):
-        for key, value in line.items():
-            data[f"lines-{n}-{key}"] = value
-    return data
 
 
 def _cell(html: str, testid: str) -> str:
@@ -57,6 +29,9 @@ def _code_field(html: str) -> str:
     """The campaign code's field, with its errors."""
     start = html.index('data-testid="campaign-code"')
     return html[start:html.index("<table>", start)]
+
+
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def test_the_live_prices_show_the_campaign_discount_and_name(client, login_distributor, shop, juice):

@@ -13,36 +13,8 @@ from dms.inventory import services as inventory
 from dms.inventory.models import StockMovement
 from dms.orders import transitions
 from dms.orders.models import Order
-
-
-@pytest.fixture(autouse=True)
-def english(client):
-    """The English interface, so messages are checked as their msgids."""
-    client.http.set_cookie("dms_locale", "en")
-
-
-@pytest.fixture
-def juice(make_product, shop):
-    """A second product of the shop, 5 in stock at 7.50."""
-    product = make_product(name="果汁", sku="JUICE-1", price="7.50")
-    inventory.receive(None, shop["distributor"].warehouse, [{"product": product, "quantity": 5}])
-    commit()
-    return product
-
-
-def _customer(**changes) -> dict:
-    data = {"name": "张三", "phone": "13800138000", "region_code__province": "440000",
-            "region_code__city": "440100", "region_code__county": "440113", "street": "市桥街", "address": "1号"}
-    data.update(changes)
-    return data
-
-
-def _lines(*lines) -> dict:
-    data = {}
-    for n, line in enumerate(lines):
-        for key, value in line.items():
-            data[f"lines-{n}-{key}"] = value
-    return data
+from tests.orders.form_data import customer_form as _customer
+from tests.orders.form_data import lines_form as _lines
 
 
 def _orders() -> int:
@@ -51,6 +23,9 @@ def _orders() -> int:
 
 def _movements() -> int:
     return db.session.scalar(select(func.count()).select_from(StockMovement))
+
+
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def test_a_distributor_places_an_order_for_a_new_customer(client, login_distributor, shop, juice):
