@@ -19,7 +19,7 @@ class BoundedInt(IntegerConverter):
 
 # Every area, lowest first (DESIGN.md "Areas and their direction").
 AREAS = ("core", "accounts", "territories", "distributors", "customers", "catalog", "campaigns", "inventory", "orders",
-         "delivery", "api")
+         "delivery", "network", "commissions", "api")
 
 
 def create_app(config=None) -> Flask:

@@ -89,6 +89,10 @@ class Config:
         self.NEAR_EXPIRY_DAYS = int(env.get("DMS_NEAR_EXPIRY_DAYS") or 30)
         # Orders: a delivered order the customer has not confirmed is completed this many days later.
         self.ORDER_AUTO_COMPLETE_DAYS = int(env.get("DMS_ORDER_AUTO_COMPLETE_DAYS") or 7)
+        # Printed documents (statements, reports): the company named in their header.
+        self.DMS_COMPANY_NAME = env.get("DMS_COMPANY_NAME") or "DMS"
+        # Generated files (statement and report PDFs); by default under the instance folder.
+        self.REPORT_FOLDER = env.get("DMS_REPORT_FOLDER") or None
 
     def _default_secret(self) -> str:
         return _instance_secret("secret_key", lambda: secrets.token_hex(32))

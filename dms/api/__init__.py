@@ -10,7 +10,17 @@ clients_bp = Blueprint("clients", __name__, url_prefix="/admin/api-clients")
 def init_app(app):
     """Register the API blueprint (CSRF-exempt: it authenticates by bearer token) and the client pages."""
     # models for migrations; views and the areas' API modules attach routes
-    from dms.api import catalog, customers, distributor_applications, inventory, models, orders, views, web  # noqa: F401
+    from dms.api import (  # noqa: F401
+        catalog,
+        commissions,
+        customers,
+        distributor_applications,
+        inventory,
+        models,
+        orders,
+        views,
+        web,
+    )
     from dms.core.schedule import register
     from dms.extensions import csrf
 

@@ -38,6 +38,11 @@ class DistributorForm(FlaskForm):
     exclusive = BooleanField(_l("Exclusive rights in the territory"), default=True)
     profit_share = StringField(_l("Profit share (%)"), validators=[Optional(), Length(max=10)],
                                render_kw={"inputmode": "decimal"})
+    # Where commission payouts go; the number is stored encrypted and never sent back to the form.
+    bank_name = StringField(_l("Bank and branch"), validators=[Optional(), Length(max=120)])
+    bank_account_name = StringField(_l("Account holder"), validators=[Optional(), Length(max=120)])
+    bank_account = StringField(_l("Account number"), validators=[Optional(), Length(max=40)],
+                               render_kw={"autocomplete": "off", "inputmode": "numeric"})
 
 
 class StatusForm(FlaskForm):

@@ -20,7 +20,7 @@ APPLICATION_STATES = ("submitted", "needs_review", "under_review", "approved", "
 OPEN_STATES = ("submitted", "needs_review", "under_review")
 
 __all__ = ["KINDS", "LEVELS", "STATUSES", "PERIODS", "APPLICATION_STATES", "OPEN_STATES", "Distributor",
-           "Warehouse", "DistributorTarget", "TerritoryGrant", "Application", "ApplicationCheck"]
+           "Warehouse", "DistributorTarget", "UplineLink", "TerritoryGrant", "Application", "ApplicationCheck"]
 
 
 class Distributor(db.Model):
@@ -50,6 +50,10 @@ class Distributor(db.Model):
     # Rights and obligations (代理权益与义务).
     exclusive: Mapped[bool] = mapped_column(Boolean, default=True)
     profit_share: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0.00"))
+    # Where commission payouts go (the bank file of a settlement); the account number is encrypted.
+    bank_name: Mapped[str] = mapped_column(String(120), default="")
+    bank_account_name: Mapped[str] = mapped_column(String(120), default="")
+    bank_account: Mapped[str | None] = mapped_column(EncryptedText())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -113,6 +117,30 @@ class DistributorTarget(db.Model):
     quantity: Mapped[int | None]
 
     distributor: Mapped[Distributor] = relationship(back_populates="targets")
+
+
+class UplineLink(db.Model):
+    """Who a distributor's upline was from when until when: the network tree, effective-dated.
+
+    `Distributor.upline_id` caches the link in force now; commissions read the link in force when an
+    order completed. Links are never edited after they start: a move ends the open link and opens a
+    new one (an upline of None makes the distributor a root from then on).
+    """
+
+    __tablename__ = "upline_links"
+    __table_args__ = (Index("ix_upline_links_at", "distributor_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("distributors.id", ondelete="CASCADE"))
+    upline_id: Mapped[int | None] = mapped_column(ForeignKey("distributors.id", ondelete="SET NULL"), index=True)
+    effective_from: Mapped[datetime] = mapped_column()
+    effective_to: Mapped[datetime | None] = mapped_column()
+    note: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    distributor: Mapped[Distributor] = relationship(foreign_keys=[distributor_id])
+    upline: Mapped[Distributor | None] = relationship(foreign_keys=[upline_id])
 
 
 class TerritoryGrant(db.Model):

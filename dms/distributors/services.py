@@ -1,5 +1,6 @@
 """Distributors (public interface of the area): profiles, status, upline, rights, targets, warehouse."""
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -7,11 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import exists, or_, select
 
 from dms.core import audit
-from dms.core.crypto import blind_index, blind_indexes
+from dms.core.crypto import blind_index, blind_indexes, mask
 from dms.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from dms.core.identity import normalise_credit_code, normalise_email, normalise_id_number, normalise_mobile
 from dms.core.scope import HQ_SCOPE, get_scoped, scoped
-from dms.core.time import business_today
+from dms.core.time import business_today, utcnow
+from dms.distributors import upline_history
 from dms.distributors.models import (
     KINDS,
     LEVELS,
@@ -26,9 +28,11 @@ from dms.extensions import db
 from dms.territories.services import find_region
 
 # Fields whose values never go into the audit log in clear.
-SENSITIVE = ("id_number",)
+SENSITIVE = ("id_number", "bank_account")
 PROFILE_FIELDS = ("kind", "name", "company_name", "credit_code", "phone", "email", "id_number", "level",
-                  "region_code", "upline_id", "exclusive", "profit_share")
+                  "region_code", "upline_id", "exclusive", "profit_share", "bank_name", "bank_account_name",
+                  "bank_account")
+BANK_ACCOUNT_RE = re.compile(r"^\d{8,32}$")
 
 
 def _require(actor, permission: str):
@@ -148,6 +152,37 @@ def clean_rights(data: dict) -> dict:
     return {"exclusive": bool(data.get("exclusive", True)), "profit_share": share}
 
 
+def clean_bank(data: dict) -> dict:
+    """The payout account (bank, holder, a number of 8-32 digits), all three or none; raises ValidationError."""
+    errors = {}
+    bank_name = (data.get("bank_name") or "").strip()
+    account_name = (data.get("bank_account_name") or "").strip()
+    account = re.sub(r"[\s\-]", "", data.get("bank_account") or "")
+    for field, value in (("bank_name", bank_name), ("bank_account_name", account_name)):
+        if len(value) > 120:
+            errors[field] = [_("At most %(n)d characters.", n=120)]
+    if account and not BANK_ACCOUNT_RE.match(account):
+        errors["bank_account"] = [_("Enter the account number: 8 to 32 digits.")]
+    if bank_name or account_name or account:
+        for field, value, message in (("bank_name", bank_name, _("Enter the bank and branch.")),
+                                      ("bank_account_name", account_name, _("Enter the account holder's name.")),
+                                      ("bank_account", account, _("Enter the account number."))):
+            if not value:
+                errors.setdefault(field, [message])
+    if errors:
+        raise ValidationError(fields=errors)
+    return {"bank_name": bank_name, "bank_account_name": account_name, "bank_account": account or None}
+
+
+def bank_account_shown(actor, distributor: Distributor) -> str:
+    """The payout account number: in full for holders of distributors.reveal_id, else masked (6222****1234)."""
+    if not distributor.bank_account:
+        return ""
+    if actor is not None and actor.can("distributors.reveal_id"):
+        return distributor.bank_account
+    return mask(distributor.bank_account, 4, 4)
+
+
 def _check_upline(distributor: Distributor | None, upline_id: int | None) -> Distributor | None:
     if upline_id in (None, "", 0):
         return None
@@ -156,11 +191,10 @@ def _check_upline(distributor: Distributor | None, upline_id: int | None) -> Dis
         raise ValidationError(fields={"upline_id": [_("Choose an existing distributor.")]})
     if upline.status == "terminated":
         raise ValidationError(fields={"upline_id": [_("A terminated distributor cannot be an upline.")]})
-    node = upline
-    while node is not None:  # walk up: the new upline must not be this distributor or below it
-        if distributor is not None and node.id == distributor.id:
-            raise ValidationError(fields={"upline_id": [_("This would make a loop in the network.")]})
-        node = node.upline
+    # The new upline must not be this distributor or below it, now or once a scheduled move takes effect.
+    if distributor is not None and (upline.id == distributor.id or upline_history.loop_moment(
+            distributor.id, upline.id, utcnow()) is not None):
+        raise ValidationError(fields={"upline_id": [_("This would make a loop in the network.")]})
     return upline
 
 
@@ -168,7 +202,8 @@ def _snapshot(d: Distributor) -> dict:
     return {"kind": d.kind, "name": d.name, "company_name": d.company_name, "credit_code": d.credit_code,
             "phone": d.phone, "email": d.email, "id_number": d.id_number, "level": d.level,
             "region_code": d.region_code, "upline_id": d.upline_id, "exclusive": d.exclusive,
-            "profit_share": str(d.profit_share) if d.profit_share is not None else None}
+            "profit_share": str(d.profit_share) if d.profit_share is not None else None,
+            "bank_name": d.bank_name, "bank_account_name": d.bank_account_name, "bank_account": d.bank_account}
 
 
 def _clean_profile(data: dict) -> dict:
@@ -176,7 +211,8 @@ def _clean_profile(data: dict) -> dict:
     errors, cleaned = {}, {}
     for step in (lambda: clean_identity(data, id_required=data.get("kind") == "person"),
                  lambda: clean_region(data.get("region_code"), data.get("level")),
-                 lambda: clean_rights(data)):
+                 lambda: clean_rights(data),
+                 lambda: clean_bank(data)):
         try:
             cleaned.update(step())
         except ValidationError as exc:
@@ -196,6 +232,8 @@ def create_distributor(actor, data: dict) -> Distributor:
     distributor.id_number_index = cleaned["id_number"] and blind_index(cleaned["id_number"])
     db.session.add(distributor)
     db.session.flush()
+    if upline is not None:
+        upline_history.link_upline(distributor, upline.id, actor=actor, note="created")
     create_warehouse_for(distributor)
     audit.record("distributor.create", "distributor", distributor.id, distributor.display_name,
                  audit.diff({}, _snapshot(distributor), SENSITIVE), actor=actor)
@@ -203,11 +241,15 @@ def create_distributor(actor, data: dict) -> Distributor:
 
 
 def update_distributor(actor, distributor: Distributor, data: dict) -> Distributor:
-    """HQ edits a profile and its rights; an empty ID number keeps the stored one."""
+    """HQ edits a profile, rights and payout account; an empty ID or account number keeps the stored one."""
     _require(actor, "distributors.manage")
     merged = _snapshot(distributor) | {k: v for k, v in data.items() if k in PROFILE_FIELDS}
     if not (data.get("id_number") or "").strip():
         merged["id_number"] = distributor.id_number
+    if not (data.get("bank_account") or "").strip():
+        # the number is never sent back to the form; emptying bank, holder and number removes the account
+        keep = (merged.get("bank_name") or "").strip() or (merged.get("bank_account_name") or "").strip()
+        merged["bank_account"] = distributor.bank_account if keep else None
     cleaned = _clean_profile(merged)
     upline = _check_upline(distributor, merged.get("upline_id"))
     _check_duplicate(cleaned, exclude_id=distributor.id)
@@ -215,6 +257,8 @@ def update_distributor(actor, distributor: Distributor, data: dict) -> Distribut
     for field, value in cleaned.items():
         setattr(distributor, field, value)
     distributor.id_number_index = cleaned["id_number"] and blind_index(cleaned["id_number"])
+    if (upline.id if upline else None) != before["upline_id"]:
+        upline_history.link_upline(distributor, upline.id if upline else None, actor=actor, note="profile edit")
     distributor.upline = upline
     db.session.flush()
     changes = audit.diff(before, _snapshot(distributor), SENSITIVE)

@@ -126,6 +126,7 @@ def _detail(distributor: Distributor, *, revealed: str | None = None,
     return render(
         "distributors/distributor.html", status=_status(status_form, grant_form, end_form, target_form),
         distributor=distributor, today=today, revealed=revealed, paths=paths, downlines=downlines,
+        bank_account=services.bank_account_shown(current_user, distributor),
         history=_history(distributor), history_limit=HISTORY_LIMIT, hq=current_user.can(HQ_SCOPE),
         status_form=status_form, grant_form=grant_form or GrantForm(formdata=None), grant_region=grant_region,
         end_form=end_form or EndGrantForm(formdata=None), end_grant_id=end_grant_id,
@@ -160,12 +161,15 @@ def _profile_data(form: DistributorForm, region_code: str) -> dict:
             "credit_code": form.credit_code.data, "phone": form.phone.data, "email": form.email.data,
             "id_number": form.id_number.data, "level": form.level.data, "region_code": region_code,
             "upline_id": int(form.upline_id.data) if form.upline_id.data else None,
-            "exclusive": form.exclusive.data, "profit_share": form.profit_share.data}
+            "exclusive": form.exclusive.data, "profit_share": form.profit_share.data,
+            "bank_name": form.bank_name.data, "bank_account_name": form.bank_account_name.data,
+            "bank_account": form.bank_account.data}
 
 
 def _form_page(form: DistributorForm, distributor: Distributor | None, region_code: str | None):
     response = render("distributors/distributor_form.html", form=form, distributor=distributor,
-                      region_code=region_code, status=_status(form))
+                      region_code=region_code, status=_status(form),
+                      bank_account=services.bank_account_shown(None, distributor) if distributor else "")  # masked
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -192,7 +196,8 @@ def edit_distributor(distributor_id: int):
     _need("distributors.manage")
     if request.method == "GET":
         form = DistributorForm(formdata=None, obj=distributor)
-        form.id_number.data = ""  # the stored number is never sent back to the browser
+        form.id_number.data = ""  # the stored numbers are never sent back to the browser
+        form.bank_account.data = ""
         form.upline_id.data = str(distributor.upline_id or "")
         region_code = distributor.region_code
     else:
