@@ -19,7 +19,7 @@ class BoundedInt(IntegerConverter):
 
 # Every area, lowest first (DESIGN.md "Areas and their direction").
 AREAS = ("core", "accounts", "territories", "distributors", "customers", "catalog", "campaigns", "inventory", "orders",
-         "delivery", "network", "commissions", "api")
+         "delivery", "network", "commissions", "reports", "api")
 
 
 def create_app(config=None) -> Flask:

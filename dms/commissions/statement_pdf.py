@@ -13,7 +13,6 @@ from flask import current_app, redirect, render_template, send_file, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import lazyload
 from werkzeug.routing import BuildError
@@ -25,7 +24,7 @@ from dms.core.auth import require_permission
 from dms.core.crypto import mask
 from dms.core.errors import NotFound
 from dms.core.models import Job
-from dms.core.pdf import render_pdf, report_path, write_atomically
+from dms.core.pdf import page_counter_css, render_pdf, report_path, write_atomically
 from dms.core.render import is_htmx, render
 from dms.core.scope import get_scoped
 from dms.core.time import utcnow
@@ -82,25 +81,6 @@ def statement_pdf_state(statement: Statement) -> PdfState:
 
 
 # --- the document ------------------------------------------------------------------------------------
-
-def _css_string(text: str) -> str:
-    """A CSS string literal of `text` (quotes, backslashes and '<' escaped, so it is safe in <style>)."""
-    escaped = "".join(f"\\{ord(c):x} " if c in '"\\<>\n\r' else c for c in text)
-    return f'"{escaped}"'
-
-
-def page_counter_css() -> Markup:
-    """The CSS `content` of the page footer: "Page 1 of 3" in the current language."""
-    label = _("Page %(page)s of %(pages)s", page="\x00page\x00", pages="\x00pages\x00")
-    parts = []
-    for piece in label.split("\x00"):
-        if piece in ("page", "pages"):
-            parts.append(f"counter({piece})")
-        elif piece:
-            parts.append(_css_string(piece))
-    # Safe: every piece is a counter() or a string literal whose quotes, backslashes and angle brackets are escaped.
-    return Markup(" ".join(parts))  # noqa: S704
-
 
 def statement_lines(statement: Statement, limit: int | None = None) -> tuple[list[dict], int]:
     """The first `limit` (MAX_LINES) entries by kind then date, with their orders' references; and the count."""

@@ -45,6 +45,7 @@ NAV = [
     NavItem(_l("Campaigns"), "campaigns.list_campaigns", "campaigns.manage", S_SALES),
     NavItem(_l("Commissions"), "commissions.overview", "commissions.view", S_MONEY),
     NavItem(_l("Reports"), "reports.index", "reports.view", S_MONEY),
+    NavItem(_l("My reports"), "reports.my_reports", "reports.view", S_MONEY),
     NavItem(_l("Users"), "accounts.list_users", "users.manage", S_ADMIN),
     NavItem(_l("Roles"), "accounts.list_roles", "roles.manage", S_ADMIN),
     NavItem(_l("API clients"), "clients.list_clients", "clients.manage", S_ADMIN),

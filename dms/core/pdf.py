@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
+from flask_babel import gettext as _
+from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
@@ -79,10 +81,43 @@ def static_fetcher():
 
 def render_pdf(html: str, fetcher=None) -> bytes:
     """The PDF of an HTML document; relative URLs resolve in the static folder, nothing else is fetched."""
+    return render_pdf_document(html, fetcher)[0]
+
+
+def render_pdf_document(html: str, fetcher=None) -> tuple[bytes, int]:
+    """The PDF of an HTML document and its number of pages (same rules as render_pdf)."""
     from weasyprint import HTML
 
     fetcher = fetcher or static_fetcher()
-    return HTML(string=html, base_url=static_base_url(), url_fetcher=fetcher).write_pdf()
+    document = HTML(string=html, base_url=static_base_url(), url_fetcher=fetcher).render()
+    return document.write_pdf(), len(document.pages)
+
+
+def static_url(filename: str) -> str | None:
+    """A relative URL (for report HTML) of a file in the static folder, or None when it is not there."""
+    path = (_static_root() / filename).resolve()
+    if not path.is_relative_to(_static_root()) or not path.is_file():
+        return None
+    return filename
+
+
+def _css_string(text: str) -> str:
+    """A CSS string literal of `text` (quotes, backslashes and angle brackets escaped: safe in <style>)."""
+    escaped = "".join(f"\\{ord(c):x} " if c in '"\\<>\n\r' else c for c in text)
+    return f'"{escaped}"'
+
+
+def page_counter_css() -> Markup:
+    """The CSS `content` of a page footer: "Page 1 of 3" (第 1 页，共 3 页) in the current language."""
+    label = _("Page %(page)s of %(pages)s", page="\x00page\x00", pages="\x00pages\x00")
+    parts = []
+    for piece in label.split("\x00"):
+        if piece in ("page", "pages"):
+            parts.append(f"counter({piece})")
+        elif piece:
+            parts.append(_css_string(piece))
+    # Safe: every piece is a counter() or a string literal whose quotes, backslashes and angle brackets are escaped.
+    return Markup(" ".join(parts))  # noqa: S704
 
 
 def report_root() -> Path:
@@ -116,3 +151,15 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
             pass
         raise
     return path
+
+
+PDF_FONT_FAMILY = "DMS Sans SC, Noto Sans CJK SC, sans-serif"  # static/css/pdf.css's @font-face first
+
+
+def print_svg(svg) -> Markup:
+    """An inline SVG chart with the report font named on its root (WeasyPrint's SVG text ignores page CSS)."""
+    text = str(svg)
+    if text.startswith("<svg ") and "font-family=" not in text.split(">", 1)[0]:
+        text = f'<svg font-family="{PDF_FONT_FAMILY}" ' + text[len("<svg "):]
+    # Safe: the input is already markup (a chart from dms.core.charts); only a constant attribute is added.
+    return Markup(text)  # noqa: S704

@@ -29,8 +29,10 @@ def shell_context():
 @bp.get("/")
 @login_required
 def home():
-    """The home page: a welcome and the areas this user can open."""
-    return render("core/home.html")
+    """The home page: a welcome, the panels areas contribute (a dashboard) and the areas this user can open."""
+    from dms.core.home import panels
+
+    return render("core/home.html", panels=panels(current_user))
 
 
 @bp.post("/language")

@@ -103,7 +103,9 @@ def test_a_long_statement_shows_the_first_lines_and_counts_the_rest(app, reports
 def test_page_numbers_come_from_css_counters(app):
     with force_locale("en"):
         assert str(statement_pdf.page_counter_css()) == '"Page " counter(page) " of " counter(pages)'
-    assert statement_pdf._css_string('a"b\\c</style>') == '"a\\22 b\\5c c\\3c /style\\3e "'
+    from dms.core import pdf
+
+    assert pdf._css_string('a"b\\c</style>') == '"a\\22 b\\5c c\\3c /style\\3e "'
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -25,7 +25,8 @@ def test_seed_demo_makes_orders_in_every_state_once(app):
     courier = db.session.scalar(select(User).where(User.username == "courier"))
     assert courier.distributor_id == agent.id
     assert {o.courier_id for o in own if o.status in ("assigned", "shipped", "delivered", "completed")} == {courier.id}
-    assert db.session.scalar(select(func.count()).select_from(OrderRating)) == 2
+    ratings = select(func.count(OrderRating.id)).join(Order).where(Order.distributor_id == agent.id)
+    assert db.session.scalar(ratings) == 2
 
     again = runner.invoke(args=["dms", "seed-demo"])
     assert again.exit_code == 0, again.output

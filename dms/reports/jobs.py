@@ -1,0 +1,1 @@
+"""Periodic jobs of the reports area (each module registers its own on import)."""
