@@ -56,7 +56,10 @@ def run_cron(log_level: str = "INFO"):
 def build_worker(app, queues, simple: bool = False):
     """An RQ worker for the queues on the app's Redis."""
     from rq import SimpleWorker, Worker
+    from sqlalchemy.orm import configure_mappers
 
+    # Configure the ORM once here: every work horse RQ forks inherits it, instead of paying ~0.5 s per job.
+    configure_mappers()
     connection = _connection(app)
     worker_class = SimpleWorker if simple else Worker
     return worker_class(list(queues), connection=connection)

@@ -33,6 +33,11 @@ def create_app(config=None) -> Flask:
     elif config is not None:
         base = config
     app.config.from_object(base)
+    proxies = app.config.get("TRUSTED_PROXIES") or 0
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.url_map.converters["int"] = BoundedInt
     Path(app.instance_path).mkdir(exist_ok=True)
 

@@ -93,6 +93,15 @@ class Config:
         self.DMS_COMPANY_NAME = env.get("DMS_COMPANY_NAME") or "DMS"
         # Generated files (statement and report PDFs); by default under the instance folder.
         self.REPORT_FOLDER = env.get("DMS_REPORT_FOLDER") or None
+        # Proxies (load balancers) in front of the app whose X-Forwarded-For/-Proto/-Host are believed: the
+        # client's address then counts for rate limits, sessions and the audit log. 0 believes no one.
+        self.TRUSTED_PROXIES = int(env.get("DMS_TRUSTED_PROXIES") or 0)
+        # The Redis read cache of hot dashboard figures (dms/core/cache.py): on whenever REDIS_URL is set,
+        # unless DMS_CACHE=off; entries live at most DMS_CACHE_TTL seconds; after a Redis failure the cache
+        # stays off for DMS_CACHE_RETRY_AFTER seconds in that process.
+        self.DMS_CACHE = env.get("DMS_CACHE", "on").lower() not in ("0", "off", "false", "no")
+        self.DMS_CACHE_TTL = int(env.get("DMS_CACHE_TTL") or 300)
+        self.DMS_CACHE_RETRY_AFTER = int(env.get("DMS_CACHE_RETRY_AFTER") or 30)
 
     def _default_secret(self) -> str:
         return _instance_secret("secret_key", lambda: secrets.token_hex(32))

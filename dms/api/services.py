@@ -5,6 +5,7 @@ import secrets
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from dms.accounts.models import Role, User
 from dms.accounts.passwords import hash_password, verify_password
@@ -179,8 +180,10 @@ def principal_from_token(token: str) -> Principal:
                          permissions=frozenset(scope & user.permissions), distributor_id=user.distributor_id,
                          user=user, token_id=claims["jti"])
     if subject.startswith(tokens.CLIENT_PREFIX):
-        client = db.session.scalar(select(ApiClient).where(
-            ApiClient.client_id == subject[len(tokens.CLIENT_PREFIX):]))
+        # The role and its grants come in the same query: this runs on every API request.
+        client = db.session.scalars(select(ApiClient).options(joinedload(ApiClient.role).joinedload(Role.grants))
+                                    .where(ApiClient.client_id == subject[len(tokens.CLIENT_PREFIX):])
+                                    ).unique().one_or_none()
         if client is None or not client.active or client.auth_version != version:
             raise InvalidToken(_("The access token has been revoked."))
         return Principal(kind="client", subject=subject, name=client.name, roles=[client.role.code],

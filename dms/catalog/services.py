@@ -288,14 +288,18 @@ def _check_kind(kind: str, level: str | None):
         raise ValidationError(fields={"level": [_("A retail price has no level.")]})
 
 
-def current_price(product: Product, kind: str = "retail", level: str | None = None,
-                  at: datetime | None = None) -> Decimal | None:
-    """The amount in force at `at` (now by default): the latest row effective by then, or None."""
-    stmt = (select(Price.amount).where(Price.product_id == product.id, Price.kind == kind,
+def price_in_force(product_id, kind: str = "retail", level: str | None = None, at: datetime | None = None):
+    """A select of the amount in force at `at` (now by default) for `product_id` (an id, or a column to correlate)."""
+    return (select(Price.amount).where(Price.product_id == product_id, Price.kind == kind,
                                        Price.level.is_(None) if level is None else Price.level == level,
                                        Price.effective_from <= (at or utcnow()))
             .order_by(Price.effective_from.desc(), Price.id.desc()).limit(1))
-    return db.session.scalar(stmt)
+
+
+def current_price(product: Product, kind: str = "retail", level: str | None = None,
+                  at: datetime | None = None) -> Decimal | None:
+    """The amount in force at `at` (now by default): the latest row effective by then, or None."""
+    return db.session.scalar(price_in_force(product.id, kind, level, at))
 
 
 def price_for_distributor(product: Product, distributor_level: str, at: datetime | None = None) -> Decimal | None:

@@ -59,9 +59,10 @@ def start_run(actor, period: str, owner_id: int | None = None) -> SettlementRun:
     run = db.session.scalar(select(SettlementRun).where(SettlementRun.period == name))
     if run is None:
         run = SettlementRun(period=name, attempts=0, created_by_id=getattr(actor, "id", None))
-        db.session.add(run)
         try:
+            # Added inside the savepoint: a concurrent run's insert wins, and its rollback leaves no pending row.
             with db.session.begin_nested():
+                db.session.add(run)
                 db.session.flush()
         except IntegrityError:
             raise Conflict(_("This month is being settled already.")) from None
@@ -151,15 +152,18 @@ def _open_entries(distributor_id: int, last_day: date):
 def settle_distributor(distributor_id: int, month: date, run_id: int | None = None, version=None) -> Statement | None:
     """Settle one distributor's month; None when it had nothing to settle or is settled already."""
     period = month_name(month)
-    if db.session.scalar(select(Statement.id).where(Statement.distributor_id == distributor_id,
-                                                    Statement.period == period)) is not None:
-        return None
-    rewards.award(distributor_id, month, version)
     last_day = month_last_day(month)
-    carried_in = Decimal(str(db.session.scalar(select(func.coalesce(func.sum(Statement.carried_out), 0))
-                                               .where(*_carried(distributor_id, period))))).quantize(ZERO)
-    has_entries = db.session.scalar(select(CommissionEntry.id).where(*_open_entries(distributor_id, last_day))
-                                    .limit(1)) is not None
+    # One round trip for the three checks (settling is mostly round trips): settled already, the carry-in,
+    # and whether an entry is open. A reward awarded below is open too (payable, due on the last day).
+    settled, carried, has_entries = db.session.execute(select(
+        select(Statement.id).where(Statement.distributor_id == distributor_id, Statement.period == period).exists(),
+        select(func.coalesce(func.sum(Statement.carried_out), 0)).where(*_carried(distributor_id, period))
+        .scalar_subquery(),
+        select(CommissionEntry.id).where(*_open_entries(distributor_id, last_day)).exists())).one()
+    if settled:
+        return None
+    has_entries = rewards.award(distributor_id, month, version) > 0 or has_entries
+    carried_in = Decimal(str(carried)).quantize(ZERO)
     if not has_entries and carried_in == 0:
         return None
     statement = Statement(number=statement_number(distributor_id, month), distributor_id=distributor_id,

@@ -11,13 +11,31 @@ dms_cli = AppGroup("dms", help="DMS operations.")
 # Areas append here: seeders take no argument and return lines to print; checks return problems.
 DEMO_SEEDERS: list = []
 CHECKS: list = []
+# Other sizes of demo data: name -> function(orders, distributors, customers, products, seed) that fills an
+# empty database and returns lines to print (the large dataset registers "large").
+SCALES: dict = {}
 
 
 @dms_cli.command("seed-demo")
-def seed_demo():
+@click.option("--scale", default="demo", show_default=True,
+              help="demo: the small demo; large: the performance dataset (2,000 distributors, 1M orders).")
+@click.option("--orders", type=int, default=1_000_000, show_default=True, help="orders (--scale large)")
+@click.option("--distributors", type=int, default=2_000, show_default=True, help="distributors (--scale large)")
+@click.option("--customers", type=int, default=200_000, show_default=True, help="customers (--scale large)")
+@click.option("--products", type=int, default=300, show_default=True, help="products (--scale large)")
+@click.option("--seed", type=int, default=2026, show_default=True, help="random seed (--scale large)")
+def seed_demo(scale, orders, distributors, customers, products, seed):
     """Create the demo data (idempotent) and print the demo accounts."""
     from dms.core.jobs import commit
 
+    if scale != "demo":
+        if scale not in SCALES:
+            raise click.BadParameter(_("Choose one of: %(names)s.", names=", ".join(["demo", *SCALES])),
+                                     param_hint="--scale")
+        for line in SCALES[scale](orders=orders, distributors=distributors, customers=customers,
+                                  products=products, seed=seed):
+            click.echo(line)
+        return
     lines = []
     for seeder in DEMO_SEEDERS:
         lines.extend(seeder())

@@ -117,11 +117,20 @@ def dispatch_committed():
         dispatch(ids)
 
 
+_redis_clients: dict[str, object] = {}  # REDIS_URL -> client: its pool keeps connections across requests
+
+
 def _redis():
     from redis import Redis
 
-    # Short timeouts: a request that just committed must not hang on an unreachable Redis.
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+    url = current_app.config["REDIS_URL"]
+    client = _redis_clients.get(url)
+    if client is None:
+        # Short timeouts: a request that just committed must not hang on an unreachable Redis. One client
+        # per URL and process (redis-py's pool is thread-safe and reconnects after a fork), so a request
+        # pushing its jobs does not open a new connection each time.
+        client = _redis_clients[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return client
 
 
 def rq_queue(name: str, connection=None):

@@ -17,7 +17,13 @@ class Customer(db.Model):
     """A customer of one distributor (none while an order routed to no territory awaits HQ)."""
 
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_distributor_phone", "distributor_id", "phone"),)
+    __table_args__ = (
+        Index("ix_customers_distributor_phone", "distributor_id", "phone"),
+        # A distributor's customers newest first, by seek at any depth (the list's keyset pagination).
+        Index("ix_customers_distributor_recent", "distributor_id", "id"),
+        # HQ dashboard's "new customers this month" (created_at within the month over every customer).
+        Index("ix_customers_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     distributor_id: Mapped[int | None] = mapped_column(ForeignKey("distributors.id"), index=True)

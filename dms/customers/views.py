@@ -11,7 +11,8 @@ come from orders (consumption, satisfaction) are fragments of the orders area, l
 from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
 
 from dms.accounts.models import User
 from dms.core.auth import require_permission
@@ -34,7 +35,9 @@ from dms.customers.forms import (
     choices,
 )
 from dms.customers.models import Customer, CustomerTierRule
+from dms.distributors.models import Distributor
 from dms.extensions import db
+from dms.territories.models import Region
 from dms.territories.picker import picked_code
 from dms.territories.services import ancestors, find_region
 
@@ -78,6 +81,31 @@ def _tier_choices() -> list[tuple[str, str]]:
             for r in services.tier_rules()]
 
 
+def _region_paths(codes: set) -> dict[str, str]:
+    """code -> region_path(code) for a page's rows, in a query or two whatever the page size (not one per row).
+
+    A GB/T 2260 code's province and city are guessed from its digits; a parent the guess missed is read in
+    another round.
+    """
+    codes = {c for c in codes if c}
+    wanted = codes | {f"{c[:2]}0000" for c in codes} | {f"{c[:4]}00" for c in codes}
+    found: dict[str, Region] = {}
+    asked: set[str] = set()
+    while wanted - asked:
+        missing = sorted(wanted - asked)
+        asked |= wanted
+        found |= {r.code: r for r in db.session.scalars(select(Region).where(Region.code.in_(missing)))}
+        wanted |= {r.parent_code for r in found.values() if r.parent_code}
+    paths = {}
+    for code in codes:
+        chain, region = [], found.get(code)
+        while region is not None:
+            chain.append(region.name)
+            region = found.get(region.parent_code) if region.parent_code else None
+        paths[code] = " / ".join(reversed(chain)) if chain else code
+    return paths
+
+
 @bp.get("/customers")
 @require_permission("customers.view")
 def list_customers():
@@ -93,8 +121,15 @@ def list_customers():
     filters.pop("region")  # read from the picker above
     if _hq():
         filters["distributor"] = services.by_distributor
-    stmt = stmt.options(selectinload(Customer.owner), selectinload(Customer.distributor))
-    page = paginate_list(stmt, sorts=services.SORTS, default_sort="created", default_dir="desc", filters=filters)
+    # Only what a row shows: a whole distributor brings its upline, region and encrypted fields along, and
+    # the region is shown by path (below), not by the joined row.
+    stmt = stmt.options(selectinload(Customer.owner), lazyload(Customer.region), selectinload(Customer.distributor)
+                        .load_only(Distributor.kind, Distributor.name, Distributor.company_name).lazyload("*"))
+    page = paginate_list(stmt, sorts=services.SORTS, default_sort="created", default_dir="desc", filters=filters,
+                         keyset=Customer.id)
+    labels = _labels()
+    paths = _region_paths({c.region_code for c in page.items})
+    labels["region_path"] = lambda code: paths.get(code, "") if code else ""
     if region:
         page.filters["region"] = region
     activity = [("none", _("Not scored")), *[(str(n), _("Score ≥ %(n)d", n=n)) for n in (12, 10, 8, 5, 3)]]
@@ -105,7 +140,7 @@ def list_customers():
                   owners=[("none", _("No owner"))] + [(str(u.id), u.label) for u in
                                                       services.owner_choices(current_user.distributor_id)],
                   distributors=[("unassigned", _("Unassigned"))] + services.distributor_choices() if _hq() else [],
-                  export_args=export_args, **_labels())
+                  export_args=export_args, **labels)
 
 
 # --- the customer's page ---------------------------------------------------------------------------

@@ -95,6 +95,10 @@ class StockMovement(db.Model):
     __table_args__ = (
         Index("ix_stock_movements_balance", "warehouse_id", "product_id", "batch_id"),
         Index("ix_stock_movements_source", "source_type", "source_id"),
+        # A warehouse's ledger newest first, by seek at any depth (the movements list's keyset pagination).
+        Index("ix_stock_movements_warehouse_recent", "warehouse_id", "id"),
+        # The source types of a warehouse's movements (the list's filter), by loose index scan.
+        Index("ix_stock_movements_warehouse_source", "warehouse_id", "source_type"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -189,17 +189,39 @@ def write_off_choices(warehouse, product) -> list[tuple[StockBalance, bool]]:
 
 # --- the ledger -----------------------------------------------------------------------------------
 
+def _in_visible_warehouses(actor):
+    """SQL: the movement is in one of the actor's warehouses.
+
+    HQ sees every warehouse, so no condition at all; a distributor's few warehouse ids are read first and
+    given as values, so the planner walks the (warehouse_id, id) index instead of joining warehouses.
+    """
+    if actor is not None and actor.can(HQ_SCOPE):
+        return true()
+    return StockMovement.warehouse_id.in_(list(db.session.scalars(visible_warehouse_ids(actor))))
+
+
 def movements_query(actor):
     """Movements in the actor's warehouses."""
-    return select(StockMovement).where(StockMovement.warehouse_id.in_(visible_warehouse_ids(actor)))
+    return select(StockMovement).where(_in_visible_warehouses(actor))
 
 
 def source_types(actor) -> list[str]:
-    """The kinds of source document the actor's movements name, for the movements filter."""
-    return list(db.session.scalars(
-        select(StockMovement.source_type).distinct()
-        .where(StockMovement.warehouse_id.in_(visible_warehouse_ids(actor)), StockMovement.source_type != "")
-        .order_by(StockMovement.source_type)))
+    """The kinds of source document the actor's movements name, for the movements filter.
+
+    A loose index scan (each step the next source type after the last, by index) rather than DISTINCT,
+    which would read all of the millions of movements.
+    """
+    where = _in_visible_warehouses(actor)
+
+    def after(previous):
+        """SQL: the first source type after `previous` (NULL past the last), one index probe."""
+        return (select(func.min(StockMovement.source_type))
+                .where(where, StockMovement.source_type > previous).scalar_subquery())
+
+    found = select(after("").label("source_type")).cte("source_types", recursive=True)
+    found = found.union_all(select(after(found.c.source_type)).where(found.c.source_type.is_not(None)))
+    return list(db.session.scalars(select(found.c.source_type).where(found.c.source_type.is_not(None))
+                                   .order_by(found.c.source_type)))
 
 
 # --- serial units ----------------------------------------------------------------------------------

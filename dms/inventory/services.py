@@ -164,8 +164,9 @@ def move(actor, *, warehouse, product, batch, kind: str, on_hand_delta: int = 0,
         raise ValueError("a movement must change something")
     db.session.flush()
     d1, d2 = int(on_hand_delta), int(reserved_delta)
-    # A new row (0, 0) only survives an increase; a decrease from a missing row fails below anyway.
-    if d1 >= 0 and d2 >= 0:
+    # A new row (0, 0) only survives an increase of on hand (a reservation alone needs stock there already):
+    # anything else from a missing row fails below anyway, so only then is the row made.
+    if d1 > 0 and d2 >= 0:
         _ensure_balance(warehouse, product, batch)
     table = StockBalance.__table__
     result = db.session.execute(
@@ -270,6 +271,15 @@ def _receive_serials(actor, warehouse, product, line, serials, n, reason, source
                  reason=reason, source_type=source_type, source_id=source_id, serial_unit=unit) for unit in units]
 
 
+def _move_parts(actor, warehouse, product, allocation, kind, on_hand_delta_sign, reserved_delta_sign, source_type,
+                source_id, reason):
+    """Move each (batch, quantity) of an allocation."""
+    for batch, qty in allocation:
+        move(actor, warehouse=warehouse, product=product, batch=batch, kind=kind,
+             on_hand_delta=on_hand_delta_sign * qty, reserved_delta=reserved_delta_sign * qty,
+             reason=reason, source_type=source_type, source_id=source_id)
+
+
 def _take_fefo(actor, warehouse, product, quantity, kind, on_hand_delta_sign, reserved_delta_sign,
                source_type, source_id, reason=""):
     """Allocate FEFO and move each part; if a concurrent writer took the stock meanwhile, allocate again.
@@ -281,12 +291,15 @@ def _take_fefo(actor, warehouse, product, quantity, kind, on_hand_delta_sign, re
     for attempt in range(1, ALLOCATION_ATTEMPTS + 1):
         allocation = fefo.allocate(warehouse, product, quantity)
         try:
+            if len(allocation) == 1:
+                # One conditional update: when it loses the race it changed nothing, so no savepoint is needed.
+                _move_parts(actor, warehouse, product, allocation, kind, on_hand_delta_sign, reserved_delta_sign,
+                            source_type, source_id, reason)
+                return allocation
             # A savepoint: a failed attempt leaves no half-taken allocation behind.
             with db.session.begin_nested():
-                for batch, qty in allocation:
-                    move(actor, warehouse=warehouse, product=product, batch=batch, kind=kind,
-                         on_hand_delta=on_hand_delta_sign * qty, reserved_delta=reserved_delta_sign * qty,
-                         reason=reason, source_type=source_type, source_id=source_id)
+                _move_parts(actor, warehouse, product, allocation, kind, on_hand_delta_sign, reserved_delta_sign,
+                            source_type, source_id, reason)
             return allocation
         except InsufficientStock:
             if attempt == ALLOCATION_ATTEMPTS:

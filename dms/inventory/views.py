@@ -21,7 +21,7 @@ from dms.core.forms import form_status, submit
 from dms.core.jobs import commit
 from dms.core.listing import day_arg, int_arg, paginate_list
 from dms.core.render import htmx_redirect, is_htmx, render
-from dms.core.scope import HQ_SCOPE
+from dms.core.scope import HQ_SCOPE, scoped
 from dms.core.time import business_day_bounds_utc, business_today
 from dms.distributors.models import Warehouse
 from dms.extensions import db
@@ -38,7 +38,7 @@ from dms.inventory.forms import (
     UnitWriteOffForm,
     WriteOffForm,
 )
-from dms.inventory.models import MOVEMENT_KINDS, Batch, StockBalance, StockMovement
+from dms.inventory.models import MOVEMENT_KINDS, Batch, SerialUnit, StockBalance, StockMovement
 
 # The services' field names on a receipt line -> the line form's.
 LINE_FIELDS = {"batch": "batch_code", "expiry_date": "expiry_date", "quantity": "quantity", "serials": "serials",
@@ -74,7 +74,10 @@ def _warehouse_options() -> list[tuple[str, str]] | None:
     """The warehouse select of HQ's pages; None for a distributor, who sees its own warehouse only."""
     if not _hq():
         return None
-    return [(str(w.id), w.name) for w in queries.visible_warehouses(current_user)]
+    # Columns, not objects: HQ has a warehouse per distributor (thousands) in this select.
+    stmt = select(Warehouse.id, Warehouse.name).order_by(Warehouse.distributor_id.is_not(None), Warehouse.name,
+                                                         Warehouse.id)
+    return [(str(i), name) for i, name in db.session.execute(scoped(stmt, Warehouse.distributor_id, current_user))]
 
 
 def _product_options() -> list[tuple[str, str]]:
@@ -187,12 +190,15 @@ def list_movements():
     def until(stmt, _value):
         return stmt.where(StockMovement.at < business_day_bounds_utc(day_to)[1]) if day_to else stmt
 
+    # Only what a row shows (a whole product brings its category and tags along).
     stmt = queries.movements_query(current_user).options(
-        selectinload(StockMovement.warehouse), selectinload(StockMovement.product),
-        selectinload(StockMovement.serial_unit))
+        selectinload(StockMovement.warehouse).load_only(Warehouse.name).lazyload("*"),
+        selectinload(StockMovement.product).load_only(Product.name, Product.sku).lazyload("*"),
+        selectinload(StockMovement.serial_unit).load_only(SerialUnit.serial).lazyload("*"))
     page = paginate_list(
         stmt, search=[StockMovement.reason, StockMovement.source_id, StockMovement.actor_label],
         sorts={"at": StockMovement.id}, default_sort="at", default_dir="desc",  # ids follow the time of insertion
+        keyset=StockMovement.id,
         filters={"warehouse": lambda s, v: s.where(StockMovement.warehouse_id == warehouse.id),
                  "product": lambda s, v: s.where(StockMovement.product_id == product.id),
                  "kind": lambda s, v: s.where(StockMovement.kind == v) if v in MOVEMENT_KINDS else s.where(false()),

@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dms.accounts.models import User
@@ -30,6 +30,12 @@ class Order(db.Model):
         CheckConstraint("total >= 0", name="total_not_negative"),
         Index("ix_orders_distributor_status", "distributor_id", "status"),
         Index("ix_orders_courier_status", "courier_id", "status"),
+        # A distributor's orders newest first, by seek at any depth (the list's keyset pagination).
+        Index("ix_orders_distributor_recent", "distributor_id", "id"),
+        # A distributor's volume in a month (dashboards, network volumes): completed_at within the month.
+        Index("ix_orders_distributor_completed", "distributor_id", "completed_at"),
+        # Every sales report dates a sale by coalesce(delivered_at, completed_at) (reports.sales.sale_moment).
+        Index("ix_orders_sale_moment", text("coalesce(delivered_at, completed_at)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from dms.campaigns import services as campaigns
 from dms.catalog import services as catalog
@@ -80,7 +81,11 @@ def price_lines(raw_lines, allow_discount: bool = False, *, region_code: str | N
             errors.update(exc.fields)
     ids = [raw.get("product_id") if isinstance(raw, dict) else None for raw in raw_lines]
     wanted = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
-    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(wanted)))} if wanted else {}
+    # Each product with its retail price in force, in one query; tags are not needed to price (still loadable).
+    rows = db.session.execute(select(Product, catalog.price_in_force(Product.id).scalar_subquery())
+                              .options(lazyload(Product.tags)).where(Product.id.in_(wanted))).all() if wanted else []
+    products = {product.id: product for product, _price in rows}
+    prices = {product.id: price for product, price in rows}
     priced, seen = [], set()
     for n, raw in enumerate(raw_lines):
         if not isinstance(raw, dict):
@@ -94,7 +99,7 @@ def price_lines(raw_lines, allow_discount: bool = False, *, region_code: str | N
             errors[f"lines.{n}.product_id"] = [_("%(product)s is listed twice.", product=product.name)]
             continue
         seen.add(product.id)
-        price = catalog.current_price(product)
+        price = prices[product.id]
         if product.status != "available" or price is None:
             errors[f"lines.{n}.product_id"] = [_("%(product)s is not available for sale.", product=product.name)]
             continue

@@ -144,10 +144,13 @@ def product_choices() -> list[tuple[str, str]]:
 
 def distributor_choices(active_only: bool = False) -> list[tuple[str, str]]:
     """Distributors by name (HQ's filter; the active ones for choosing who takes an order)."""
-    stmt = select(Distributor).order_by(Distributor.name, Distributor.id)
+    # Columns, not objects: HQ's filter lists every distributor (thousands) on each list page.
+    stmt = select(Distributor.id, Distributor.kind, Distributor.name, Distributor.company_name).order_by(
+        Distributor.name, Distributor.id)
     if active_only:
         stmt = stmt.where(Distributor.status == "active")
-    return [(str(d.id), d.display_name) for d in db.session.scalars(stmt)]
+    rows = db.session.execute(stmt)
+    return [(str(i), company or name if kind == "company" else name) for i, kind, name, company in rows]
 
 
 # --- the order form: products and live prices ------------------------------------------------------

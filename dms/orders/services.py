@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import false, select
+from sqlalchemy.orm import joinedload
 
 from dms.campaigns import services as campaigns
 from dms.core import audit
@@ -84,7 +85,8 @@ def actor_label(actor) -> str:
 def record_event(order: Order, actor, kind: str, note: str = "", from_status: str | None = None,
                  to_status: str | None = None) -> OrderEvent:
     """Append one entry to the order's timeline (who, when, what)."""
-    event = OrderEvent(order_id=order.id, kind=kind, note=(note or "")[:500], from_status=from_status,
+    # Through the relationship, so an order whose timeline is loaded shows the new entry without a reload.
+    event = OrderEvent(order=order, kind=kind, note=(note or "")[:500], from_status=from_status,
                        to_status=to_status, actor_id=getattr(actor, "id", None), actor_label=actor_label(actor))
     db.session.add(event)
     db.session.flush()
@@ -102,7 +104,8 @@ def _distributor(actor, distributor_id) -> Distributor | None:
         raise ValidationError(fields={"distributor_id": [_("A distributor id (a whole number).")]})
     if own is not None and distributor_id != own and not is_hq(actor):
         raise NotFound(_("Unknown distributor."))
-    distributor = db.session.get(Distributor, distributor_id)
+    # Its warehouse in the same query: placing an order needs it.
+    distributor = db.session.get(Distributor, distributor_id, options=[joinedload(Distributor.warehouse)])
     if distributor is None:
         raise ValidationError(fields={"distributor_id": [_("Unknown distributor.")]})
     return distributor
@@ -240,7 +243,9 @@ def place_order(actor, data: dict) -> Order:
     priced = pricing.price_lines(_lines_from(data), allow_discount=getattr(actor, "client", None) is None,
                                  region_code=_pricing_region(customer, address, distributor), day=business_today(),
                                  campaign_code=campaign_code)
-    order = Order(status="pending", distributor_id=distributor.id if distributor else None,
+    # A new order has no payments, rating or events yet: said here, showing it afterwards asks nothing.
+    order = Order(payments=[], events=[], rating=None, status="pending",
+                  distributor_id=distributor.id if distributor else None,
                   source="api" if getattr(actor, "kind", None) else "web", api_client_id=_client_id(actor),
                   created_by_id=getattr(actor, "id", None), note=_text(data.get("note"), "note", 2000),
                   campaign_code=campaign_code)
@@ -262,8 +267,10 @@ def place_order(actor, data: dict) -> Order:
     else:
         note = ""
     record_event(order, actor, "placed", note, to_status="pending")
-    reserve_stock(actor, order)
+    # Audited before reserving: the balance rows reserve_stock locks stay locked until commit, so the less
+    # written after it, the less concurrent orders of the same stock wait (a failure rolls back both anyway).
     audit.record("order.place", "order", order.id, f"{order.reference} {order.total:.2f}", actor=actor)
+    reserve_stock(actor, order)
     return order
 
 

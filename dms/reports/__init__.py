@@ -8,6 +8,6 @@ bp = Blueprint("reports", __name__)
 
 def init_app(app):
     """Register the blueprint; the area's modules add their routes, reports, jobs and seeders on import."""
-    from dms.reports import demo, jobs, models, views  # noqa: F401
+    from dms.reports import demo, jobs, models, scale_data, views  # noqa: F401
 
     app.register_blueprint(bp)

@@ -88,7 +88,8 @@ def build(actor, params: dict) -> dict:
         clean["distributor"] = str(distributor_id)
     return {"kind": "commissions", "title": _("Commission summary"), "period_label": sales.period_label(start, end),
             "start": start, "end": end, "kinds": [(k, str(KIND_LABELS[k])) for k in ENTRY_KINDS],
-            "by_month": by_month, "by_distributor": by_distributor, "overall": overall, "chart": chart,
+            "by_month": by_month, "by_distributor": by_distributor, "page_rows": sales.PAGE_ROWS,
+            "overall": overall, "chart": chart,
             "rule": str(RULE), "params": clean}
 
 

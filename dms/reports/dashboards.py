@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from dms.commissions import ledger
 from dms.commissions.models import CommissionEntry
+from dms.core import cache
 from dms.core.periods import month_bounds_utc, month_name, utc_start
 from dms.core.scope import HQ_SCOPE, scoped
 from dms.core.time import business_day_bounds_utc, business_today
@@ -230,32 +231,33 @@ def follow_ups_due(actor, periods: Periods) -> int:
 
 
 def ranking(periods: Periods, limit: int = RANKED) -> tuple[list[Ranked], list[Ranked]]:
-    """The top and the bottom `limit` active distributors by this month's completed sales (two queries)."""
+    """The top and the bottom `limit` active distributors by this month's completed sales (one query: every
+    active distributor's sum, a few thousand rows, ranked here both ways)."""
     start, end = periods.month_bounds
     sales = func.coalesce(func.sum(Order.total), 0)
-    base = (select(Distributor.id, Distributor.kind, Distributor.name, Distributor.company_name, sales)
-            .outerjoin(Order, and_(Order.distributor_id == Distributor.id, Order.status.in_(SALE_STATES),
-                                   Order.delivered_at >= start, Order.delivered_at < end))
-            .where(Distributor.status == "active")
-            .group_by(Distributor.id, Distributor.kind, Distributor.name, Distributor.company_name))
-
-    def ranked(rows) -> list[Ranked]:
-        return [Ranked(id_, (company or name) if kind == "company" else name, _money(total))
-                for id_, kind, name, company, total in rows]
-
-    top = ranked(db.session.execute(base.order_by(sales.desc(), Distributor.id).limit(limit)))
-    bottom = ranked(db.session.execute(base.where(Distributor.id.not_in([r.distributor_id for r in top]))
-                                       .order_by(sales.asc(), Distributor.id).limit(limit)))
+    rows = db.session.execute(
+        select(Distributor.id, Distributor.kind, Distributor.name, Distributor.company_name, sales)
+        .outerjoin(Order, and_(Order.distributor_id == Distributor.id, Order.status.in_(SALE_STATES),
+                               Order.delivered_at >= start, Order.delivered_at < end))
+        .where(Distributor.status == "active")
+        .group_by(Distributor.id, Distributor.kind, Distributor.name, Distributor.company_name))
+    standings = [Ranked(id_, (company or name) if kind == "company" else name, _money(total))
+                 for id_, kind, name, company, total in rows]
+    top = sorted(standings, key=lambda r: (-r.sales, r.distributor_id))[:limit]
+    shown = {r.distributor_id for r in top}
+    bottom = sorted((r for r in standings if r.distributor_id not in shown),
+                    key=lambda r: (r.sales, r.distributor_id))[:limit]
     return top, bottom
 
 
 def county_coverage(periods: Periods) -> tuple[int, int]:
     """(counties covered by a grant in force today, all counties): granted itself or via its city or province."""
     county, parent = aliased(Region), aliased(Region)
-    granted = exists().where(TerritoryGrant.region_code.in_([county.code, county.parent_code, parent.parent_code]),
-                             *in_force_on(periods.today))
+    # One uncorrelated set of the granted codes (the database hashes it once), not a lookup per county.
+    granted = select(TerritoryGrant.region_code).where(*in_force_on(periods.today))
+    covered = or_(county.code.in_(granted), county.parent_code.in_(granted), parent.parent_code.in_(granted))
     covered, total = db.session.execute(
-        select(func.coalesce(func.sum(case((granted, 1), else_=0)), 0), func.count())
+        select(func.coalesce(func.sum(case((covered, 1), else_=0)), 0), func.count())
         .select_from(county).outerjoin(parent, parent.code == county.parent_code)
         .where(county.level == "county")).one()
     return int(covered or 0), int(total or 0)
@@ -317,11 +319,16 @@ def network_dashboard(actor, today: date | None = None) -> Figures:
     figures.month_volume = sum(volumes.values(), ZERO)
     figures.on_target = sum(1 for distributor_id, target in targets.items() if volumes[distributor_id] >= target)
     if actor.can(COMMISSIONS):
-        figures.commission_payable = network_payable()
+        # The sum over every payable entry of the network (hundreds of thousands at scale) is the dashboard's
+        # costliest figure and changes only when entries are written: cached until then (dms.core.cache).
+        figures.commission_payable = cache.cached("dashboard:network-payable", ["commission_entries"], "",
+                                                  network_payable)
     if actor.can(DISTRIBUTORS):
         figures.top, figures.bottom = ranking(periods)
     if actor.can(TERRITORIES):
-        figures.counties_covered, figures.counties = county_coverage(periods)
+        figures.counties_covered, figures.counties = cache.cached(
+            "dashboard:county-coverage", ["territory_grants", "regions"], periods.today,
+            lambda: county_coverage(periods))
     if actor.can(APPLICATIONS):
         figures.open_applications = open_applications()
     if actor.can(ORDERS):

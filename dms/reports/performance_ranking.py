@@ -122,7 +122,8 @@ def build(actor, params: dict) -> dict:
                              empty_message=_("No distributors."))
     return {"kind": "ranking", "title": _("Distributor ranking"), "period_label": sales.period_label(start, end),
             "start": start, "end": end, "previous_start": previous_start, "previous_end": previous_end,
-            "rows": rows, "chart": chart, "rule": str(sales.SALE_RULE), "level_labels": LEVEL_LABELS,
+            "rows": rows, "page_rows": sales.PAGE_ROWS, "chart": chart, "rule": str(sales.SALE_RULE),
+            "level_labels": LEVEL_LABELS,
             "totals": {"amount": total, "orders": total_orders, "previous": total_previous,
                        "target": total_target or None,
                        "average": (total / total_orders).quantize(CENT, ROUND_HALF_UP) if total_orders else None,

@@ -86,13 +86,17 @@ def _choices(kind: str) -> dict:
         found["statuses"] = [(s, campaign_reports.campaigns.status_label(s)) for s in campaign_reports.EVALUATED_STATES]
     if kind == "commissions":
         found["kinds"] = [(k, str(commission_summary.KIND_LABELS[k])) for k in commission_summary.ENTRY_KINDS]
+    # Plain columns, not entities: a select of 500 options must not load 500 rows with their relationships.
     if kind in ("sales", "trend", "turnover"):
-        products = db.session.scalars(select(Product).order_by(Product.name, Product.id).limit(MAX_CHOICES))
-        found["products"] = [(str(p.id), f"{p.name} ({p.sku})") for p in products]
+        products = db.session.execute(select(Product.id, Product.name, Product.sku)
+                                      .order_by(Product.name, Product.id).limit(MAX_CHOICES))
+        found["products"] = [(str(id_), f"{name} ({sku})") for id_, name, sku in products]
     if kind in ("sales", "trend", "ranking", "satisfaction", "commissions") and sales.hq(current_user):
-        distributors = db.session.scalars(select(Distributor).order_by(Distributor.name, Distributor.id)
-                                          .limit(MAX_CHOICES))
-        found["distributors"] = [(str(d.id), d.display_name) for d in distributors]
+        distributors = db.session.execute(select(Distributor.id, Distributor.kind, Distributor.name,
+                                                 Distributor.company_name)
+                                          .order_by(Distributor.name, Distributor.id).limit(MAX_CHOICES))
+        found["distributors"] = [(str(id_), (company or name) if form == "company" else name)
+                                 for id_, form, name, company in distributors]
     if kind == "turnover":
         warehouses = db.session.scalars(scoped(select(Warehouse), Warehouse.distributor_id, current_user)
                                         .order_by(Warehouse.name, Warehouse.id))

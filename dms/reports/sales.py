@@ -13,14 +13,19 @@ The parameters shared by the reports (a period given as months or days, ids, cho
 a bad one raises ValidationError, which the pages answer with 400 and the message.
 """
 
+import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Date, event, func, literal, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from dms.catalog.models import Product
 from dms.core import charts
@@ -39,6 +44,7 @@ ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 MAX_DAYS = 5 * 366
 PDF_ROWS = 40  # a printed report shows this many rows of a table; the XLSX has them all
+PAGE_ROWS = 200  # a report page shows this many rows of a per-distributor table (HQ: thousands); the XLSX all
 SALE_RULE = _l("Sales are orders delivered or completed and not refunded, dated by the day of delivery "
                "(of completion when no delivery was recorded). Amount = the sum of the order lines' amounts "
                "after discounts. An order counts at its shipping region, or at its distributor's region when "
@@ -146,6 +152,44 @@ def local_day(moment: datetime) -> date:
     return moment.replace(tzinfo=UTC).astimezone(business_tz()).date()
 
 
+class _LocalDate(FunctionElement):
+    """SQL: the business day (DMS_TIMEZONE) of a naive UTC timestamp column, as a DATE."""
+
+    type = Date()
+    inherit_cache = True
+    name = "dms_local_date"
+
+
+@compiles(_LocalDate, "postgresql")
+def _local_date_postgresql(element, compiler, **kw):
+    moment, zone = list(element.clauses)
+    return f"CAST(timezone({compiler.process(zone, **kw)}, timezone('UTC', {compiler.process(moment, **kw)})) AS DATE)"
+
+
+@compiles(_LocalDate)
+def _local_date_other(element, compiler, **kw):
+    # SQLite has no time zones: the Python function registered on every SQLite connection below.
+    return f"dms_local_date({compiler.process(element.clauses, **kw)})"
+
+
+def _sqlite_local_date(moment, zone):
+    if moment is None:
+        return None
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+@event.listens_for(Engine, "connect")
+def _register_sqlite_functions(dbapi_connection, connection_record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function("dms_local_date", 2, _sqlite_local_date, deterministic=True)
+
+
+def local_date(moment):
+    """SQL: the business day of a timestamp column, so reports group by day in the database."""
+    return _LocalDate(moment, literal(business_tz().key))
+
+
 def sale_moment():
     """The moment a sale is dated by: delivery, else completion."""
     return func.coalesce(Order.delivered_at, Order.completed_at)
@@ -157,15 +201,17 @@ def sale_region():
 
 
 def sales_lines(actor, start: date, end: date, *, distributor_id: int | None = None,
-                product_id: int | None = None, region_prefix: str | None = None, columns=None):
+                product_id: int | None = None, region_prefix: str | None = None, columns=None, lines: bool = True):
     """A select of the sale lines in the period (scoped): by default (order id, moment, distributor id,
-    region code, product id, quantity, amount)."""
+    region code, product id, quantity, amount). lines=False: of the sale orders (no product filter then)."""
     low, high = utc_bounds(start, end)
     moment, region = sale_moment(), sale_region()
     columns = columns or (Order.id, moment, Order.distributor_id, region, OrderLine.product_id,
                           OrderLine.quantity, OrderLine.amount)
-    stmt = (select(*columns).select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
-            .outerjoin(Distributor, Distributor.id == Order.distributor_id)
+    stmt = select(*columns).select_from(Order)
+    if lines:
+        stmt = stmt.join(OrderLine, OrderLine.order_id == Order.id)
+    stmt = (stmt.outerjoin(Distributor, Distributor.id == Order.distributor_id)
             .where(Order.status.in_(SALE_STATES), Order.refunded_at.is_(None), moment >= low, moment < high))
     if distributor_id is not None:
         stmt = stmt.where(Order.distributor_id == distributor_id)
@@ -208,22 +254,25 @@ class Group:
 
     key: object
     label: str
-    orders: set = field(default_factory=set)
+    order_count: int = 0
     units: int = 0
     amount: Decimal = ZERO
     share: Decimal | None = None
     drill: dict | None = None
 
-    @property
-    def order_count(self) -> int:
-        return len(self.orders)
 
-
-def _region_key(code: str | None, level: str) -> str | None:
-    if not code:
-        return None
-    digits = REGION_PREFIX[level]
-    return code[:digits] + "0" * (6 - digits)
+def _group_key(group: str, region_level: str):
+    """The SQL expression a dimension groups by (a region: the code of its ancestor at `region_level`)."""
+    if group == "region":
+        digits = REGION_PREFIX[region_level]
+        if digits == 6:
+            return sale_region()
+        return func.substr(sale_region(), 1, digits).concat(literal("0" * (6 - digits)))
+    if group == "distributor":
+        return Order.distributor_id
+    if group == "product":
+        return OrderLine.product_id
+    return local_date(sale_moment())
 
 
 def _next_dimension(group: str, filtered: set, dimensions: tuple) -> str | None:
@@ -274,30 +323,36 @@ def build(actor, params: dict) -> dict:
     filters = _filters(actor, params)
     region = filters.get("region")
     region_level = CHILD_LEVEL[region.level if region else None]
-    stmt = sales_lines(actor, start, end,
-                       distributor_id=filters["distributor"].id if "distributor" in filters else None,
-                       product_id=filters["product"].id if "product" in filters else None,
-                       region_prefix=region.code[:REGION_PREFIX[region.level]] if region else None)
+    filtered = {"distributor_id": filters["distributor"].id if "distributor" in filters else None,
+                "product_id": filters["product"].id if "product" in filters else None,
+                "region_prefix": region.code[:REGION_PREFIX[region.level]] if region else None}
+    # Grouped in the database: one row per group (per day for months, folded below), never one per line.
+    key = _group_key(group, region_level)
+    stmt = sales_lines(actor, start, end, **filtered, columns=(
+        key, func.count(func.distinct(Order.id)), func.sum(OrderLine.quantity), func.sum(OrderLine.amount)))
+    # An order with several products is in several product groups, so their total counts orders once: on
+    # PostgreSQL a ROLLUP row of the same scan (product ids are never NULL), elsewhere a count of the orders.
+    by_product = group == "product" and filtered["product_id"] is None
+    rollup = by_product and db.session.get_bind().dialect.name == "postgresql"
     groups: dict = {}
-    all_orders: set = set()
-    total_units, total_amount = 0, ZERO
-    for order_id, moment, distributor_id, region_code, product_id, quantity, amount in db.session.execute(
-            stmt.execution_options(yield_per=2000)):
-        if group == "region":
-            key = _region_key(region_code, region_level)
-        elif group == "distributor":
-            key = distributor_id
-        elif group == "product":
-            key = product_id
-        else:
-            key = month_name(local_day(moment).replace(day=1))
-        row = groups.setdefault(key, Group(key, ""))
-        row.orders.add(order_id)
-        row.units += quantity
-        row.amount += amount
-        all_orders.add(order_id)
-        total_units += quantity
-        total_amount += amount
+    total_orders = None
+    for value, orders, units, amount in db.session.execute(stmt.group_by(func.rollup(key) if rollup else key)):
+        if rollup and value is None:
+            total_orders = orders
+            continue
+        if group == "month":
+            value = month_name(value.replace(day=1))
+        row = groups.setdefault(value, Group(value, ""))
+        row.order_count += orders
+        row.units += int(units or 0)
+        row.amount += amount or ZERO
+    total_units = sum(g.units for g in groups.values())
+    total_amount = sum((g.amount for g in groups.values()), ZERO)
+    if by_product and not rollup:
+        total_orders = db.session.scalar(sales_lines(actor, start, end, **filtered, lines=False,
+                                                     columns=(func.count(Order.id),)))
+    elif not by_product:  # a region, distributor or day is the order's own (one product: one group)
+        total_orders = sum(g.order_count for g in groups.values())
     _label_groups(group, groups)
     rows = sorted(groups.values(), key=(lambda g: str(g.key)) if group == "month" else (lambda g: (-g.amount, g.label)))
     base = {k: v for k, v in _clean_params(params, start, end).items() if k != "group"}
@@ -312,7 +367,7 @@ def build(actor, params: dict) -> dict:
             "next_label": str(DIMENSION_LABELS[next_dim]) if next_dim else "",
             "dimensions": [(d, str(DIMENSION_LABELS[d])) for d in dimensions], "region_level": region_level,
             "filters": _filter_chips(base, filters), "rows": rows,
-            "totals": {"orders": len(all_orders), "units": total_units, "amount": total_amount},
+            "totals": {"orders": total_orders or 0, "units": total_units, "amount": total_amount},
             "chart": chart, "rule": str(SALE_RULE), "params": {**base, "group": group}}
 
 

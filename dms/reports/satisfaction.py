@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dms.core import charts
 from dms.core.periods import month_name
@@ -59,20 +59,23 @@ def build(actor, params: dict) -> dict:
     start, end = sales.month_params(params, sales.months_back(today, 12), today.replace(day=1))
     distributor_id = sales.id_param(params, "distributor")
     low, high = sales.utc_bounds(start, end)
-    stmt = (select(OrderRating.score, OrderRating.at, Order.distributor_id)
-            .join(Order, Order.id == OrderRating.order_id)
-            .where(OrderRating.at >= low, OrderRating.at < high))
-    if distributor_id is not None:
-        stmt = stmt.where(Order.distributor_id == distributor_id)
-    stmt = scoped(stmt, Order.distributor_id, actor)
+    def counted(*keys):
+        """Ratings counted in the database by `keys` and score (a few rows, never one per rating)."""
+        stmt = (select(*keys, OrderRating.score, func.count()).join(Order, Order.id == OrderRating.order_id)
+                .where(OrderRating.at >= low, OrderRating.at < high).group_by(*keys, OrderRating.score))
+        if distributor_id is not None:
+            stmt = stmt.where(Order.distributor_id == distributor_id)
+        return db.session.execute(scoped(stmt, Order.distributor_id, actor))
+
     overall = Tally(None, _("All ratings"))
     by_distributor: dict = {}
     by_month: dict = {}
-    for score, at, owner in db.session.execute(stmt.execution_options(yield_per=2000)):
-        overall.add(score)
-        by_distributor.setdefault(owner, Tally(owner, "")).add(score)
-        month = month_name(sales.local_day(at).replace(day=1))
-        by_month.setdefault(month, Tally(month, month)).add(score)
+    for owner, score, n in counted(Order.distributor_id):
+        by_distributor.setdefault(owner, Tally(owner, "")).counts[score] += n
+    for day, score, n in counted(sales.local_date(OrderRating.at)):
+        overall.counts[score] += n
+        month = month_name(day.replace(day=1))
+        by_month.setdefault(month, Tally(month, month)).counts[score] += n
     labels = sales.names(Distributor, by_distributor, sales.distributor_label)
     for key, tally in by_distributor.items():
         tally.label = labels.get(key, str(key)) if key else _("HQ (unassigned)")
@@ -90,7 +93,8 @@ def build(actor, params: dict) -> dict:
         clean["distributor"] = str(distributor_id)
     return {"kind": "satisfaction", "title": _("Customer satisfaction"),
             "period_label": sales.period_label(start, end), "start": start, "end": end, "overall": overall,
-            "by_distributor": distributors, "by_month": months, "scores": SCORES, "chart": chart,
+            "by_distributor": distributors, "page_rows": sales.PAGE_ROWS, "by_month": months, "scores": SCORES,
+            "chart": chart,
             "month_chart": month_chart, "rule": str(RULE), "params": clean}
 
 

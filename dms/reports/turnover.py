@@ -20,8 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 
-from dms.catalog import services as catalog
-from dms.catalog.models import Product
+from dms.catalog.models import Price, Product
 from dms.core import charts
 from dms.core.scope import scoped
 from dms.core.time import business_today
@@ -35,6 +34,7 @@ from dms.reports.sales import CENT, ZERO, Sheet
 HALF = Decimal("0.5")
 TURN_PLACES, DAY_PLACES = Decimal("0.01"), Decimal("0.1")
 HQ_LEVEL = "province"
+PAGE_ROWS = 500  # the page shows the lines with the most units issued; the XLSX export has every line
 RULE = [
     _l("Units issued = units taken out by issue movements (deliveries) in the period, less units put back by "
        "return movements. Transfers, counts and write-offs do not count."),
@@ -82,11 +82,19 @@ def ratios(cogs: Decimal | None, average: Decimal | None, days_in_period: int) -
     return turnover, (days_in_period * average / cogs).quantize(DAY_PLACES, ROUND_HALF_UP)
 
 
-def _costs(product: Product, level: str, at, cache: dict) -> Decimal | None:
-    key = (product.id, level)
-    if key not in cache:
-        cache[key] = catalog.price_for_distributor(product, level, at=at)
-    return cache[key]
+def unit_costs(product_ids, levels, at) -> dict[tuple[int, str], Decimal]:
+    """{(product id, level): the distributor price in force at `at`} in one query, the rule of
+    dms.catalog.services.price_for_distributor (the latest row effective by then) for many products at once."""
+    product_ids, levels = list(set(product_ids)), list(set(levels))
+    if not product_ids or not levels:
+        return {}
+    latest = func.row_number().over(partition_by=(Price.product_id, Price.level),
+                                    order_by=(Price.effective_from.desc(), Price.id.desc())).label("latest")
+    ranked = (select(Price.product_id, Price.level, Price.amount, latest)
+              .where(Price.product_id.in_(product_ids), Price.kind == "distributor", Price.level.in_(levels),
+                     Price.effective_from <= at).subquery())
+    rows = db.session.execute(select(ranked.c.product_id, ranked.c.level, ranked.c.amount).where(ranked.c.latest == 1))
+    return {(product_id, level): amount for product_id, level, amount in rows}
 
 
 def build(actor, params: dict) -> dict:
@@ -120,13 +128,16 @@ def build(actor, params: dict) -> dict:
     products = sales.names(Product, [r[1] for r in figures], lambda p: p)
     levels = sales.names(Distributor, [w.distributor_id for w in chosen], lambda d: d.level)
     by_warehouse = {w.id: w for w in chosen}
-    cache: dict = {}
+
+    def level_of(warehouse: Warehouse) -> str:
+        return levels.get(warehouse.distributor_id, HQ_LEVEL) if warehouse.distributor_id else HQ_LEVEL
+
+    costs = unit_costs(products, {level_of(w) for w in chosen}, high)
     lines: list[Line] = []
     for wh_id, prod_id, opening, closing, units in figures:
         warehouse, product = by_warehouse[wh_id], products[prod_id]
-        level = levels.get(warehouse.distributor_id, HQ_LEVEL) if warehouse.distributor_id else HQ_LEVEL
         line = Line(warehouse, product, int(opening), int(closing), int(units),
-                    _costs(product, level, high, cache))
+                    costs.get((prod_id, level_of(warehouse))))
         if line.unit_cost is not None:
             line.cogs = line.unit_cost * line.issued
             line.opening_value = line.unit_cost * line.opening
@@ -134,11 +145,17 @@ def build(actor, params: dict) -> dict:
             line.average = ((line.opening_value + line.closing_value) * HALF).quantize(CENT, ROUND_HALF_UP)
             line.turnover, line.days = ratios(line.cogs, line.average, days_in_period)
         lines.append(line)
-    lines.sort(key=lambda li: (chosen.index(li.warehouse), li.product.name, li.product.id))
-    subtotals = [_subtotal(w, [li for li in lines if li.warehouse is w], days_in_period) for w in chosen]
+    position = {w.id: n for n, w in enumerate(chosen)}
+    lines.sort(key=lambda li: (position[li.warehouse.id], li.product.name, li.product.id))
+    by_owner: dict[int, list[Line]] = {}
+    for line in lines:
+        by_owner.setdefault(line.warehouse.id, []).append(line)
+    subtotals = [_subtotal(w, by_owner.get(w.id, []), days_in_period) for w in chosen]
     subtotals = [s for s in subtotals if s.issued or s.opening or s.closing]
     total = _subtotal(None, lines, days_in_period)
-    chart = charts.bar_chart([s.warehouse_name for s in subtotals], [s.turnover or 0 for s in subtotals],
+    # The chart shows the 15 warehouses that turn over fastest (HQ has thousands); the table has them all.
+    charted = sorted(subtotals, key=lambda s: -(s.turnover or 0))[:15] if len(subtotals) > 15 else subtotals
+    chart = charts.bar_chart([s.warehouse_name for s in charted], [s.turnover or 0 for s in charted],
                              horizontal=True, title=_("Turnover by warehouse"),
                              empty_message=_("No stock movements in this period."))
     clean = {"start": start.isoformat(), "end": end.isoformat()}
@@ -148,6 +165,7 @@ def build(actor, params: dict) -> dict:
         clean["product"] = str(product_id)
     return {"kind": "turnover", "title": _("Inventory turnover"), "period_label": sales.period_label(start, end),
             "start": start, "end": end, "days": days_in_period, "rows": lines, "subtotals": subtotals,
+            "page_rows": lines if len(lines) <= PAGE_ROWS else sorted(lines, key=lambda li: -li.issued)[:PAGE_ROWS],
             "total": total, "warehouses": warehouses, "chart": chart, "rule": [str(r) for r in RULE],
             "params": clean, "uncosted": sum(1 for li in lines if li.unit_cost is None)}
 

@@ -1,6 +1,6 @@
 """Regions (public interface of the territories area): look-ups, the hierarchy and search by name."""
 
-from sqlalchemy import case, select
+from sqlalchemy import case, literal, select
 
 from dms.core.errors import NotFound
 from dms.core.listing import contains_pattern
@@ -31,12 +31,15 @@ def children(code: str | None = None) -> list[Region]:
 
 def ancestors(code: str) -> list[Region]:
     """The regions above `code`, from its province down (the region itself excluded); raises NotFound."""
-    chain = []
     region = get_region(code)
-    while region.parent_code:
-        region = get_region(region.parent_code)
-        chain.append(region)
-    return chain[::-1]
+    if not region.parent_code:
+        return []
+    # One recursive query for the whole chain (orders ask for it each time they are priced).
+    up = (select(Region.code, Region.parent_code, literal(1).label("depth"))
+          .where(Region.code == region.parent_code).cte("up", recursive=True))
+    up = up.union_all(select(Region.code, Region.parent_code, up.c.depth + 1)
+                      .join(up, Region.code == up.c.parent_code))
+    return list(db.session.scalars(select(Region).join(up, Region.code == up.c.code).order_by(up.c.depth.desc())))
 
 
 def is_within(code: str, ancestor_code: str) -> bool:

@@ -89,3 +89,23 @@ def test_with_redis_the_order_event_and_the_settlement_run_in_a_real_worker(app,
     assert burst() is True
     assert fresh(Job, run.job_id).status == "finished"
     assert sorted(db.session.scalars(select(Statement.total))) == [D("5.00"), D("10.00")]
+
+
+@pytest.mark.postgresql
+def test_two_nodes_starting_the_same_month_at_once_give_one_run_and_a_conflict(app):
+    """The loser of the race for the run's row gets a Conflict and a session that still works (the error
+    page it renders queries the database): not a PendingRollbackError, which would be a 500."""
+    from dms.core.errors import Conflict
+
+    def start(n):
+        try:
+            return settlement.start_run(None, "2026-10").id
+        except Conflict:
+            return ("conflict", db.session.scalar(select(func.count(SettlementRun.id))))
+
+    outcomes = race(app, 2, start)
+    values = [value for _outcome, value in outcomes]
+    assert sorted(isinstance(value, tuple) for value in values) == [False, True], outcomes
+    assert ("conflict", 1) in values  # the loser saw the winner's run through its still-working session
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(SettlementRun.id))) == 1

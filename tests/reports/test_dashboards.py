@@ -10,7 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
+
+from tests.sql_recorder import recorded_statements
 
 D = Decimal
 TODAY = date(2026, 10, 14)
@@ -246,19 +247,9 @@ def test_no_target_means_no_attainment(world, make_distributor, make_user):
 # --- a fixed number of queries --------------------------------------------------------------------
 
 def _queries(fn) -> int:
-    from dms.extensions import db
-
     fn()  # warm: the user's roles and permissions are loaded once per request, not per figure
-    seen = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as seen:
         fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     return len(seen)
 
 
@@ -297,7 +288,7 @@ def test_query_count_does_not_grow_with_data(world, who, add_order, extras, make
     db.session.expire_all()
     after = _queries(run)
     assert after == before
-    assert before == (9 if who == "user_a" else 14)  # one query per figure (HQ: ranking 2, targets 2)
+    assert before == (9 if who == "user_a" else 13)  # one query per figure (HQ: targets 2)
     assert run().todays_orders == (12 if who == "user_a" else 24)  # the new rows were counted
 
 
