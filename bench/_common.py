@@ -67,3 +67,20 @@ def logged_in_client(app, user_id: int):
         session["_fresh"] = True
         session.permanent = True
     return client
+
+
+def child_figures(command: list, cwd, what: str) -> dict:
+    """Run `command` (a Python child printing its figures as JSON on its last line) in a fresh process;
+    those figures plus its peak RSS (ru_maxrss, from os.wait4). Exits when the child fails."""
+    import json
+    import os
+    import subprocess
+
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=cwd)
+    output = process.stdout.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{what} failed")
+    figures = json.loads(output.decode().strip().splitlines()[-1])
+    figures["maxrss_kib"] = usage.ru_maxrss
+    return figures

@@ -24,7 +24,6 @@ import io
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import rss_kib  # noqa: E402
+from bench._common import child_figures, rss_kib  # noqa: E402
 
 PREFIX = "佣金压测"
 RATES = ("10", "5", "3", "2", "1")
@@ -265,14 +264,7 @@ def _child(args) -> None:
 def _run_child(args, what: str) -> dict:
     """Run the app's `what` in a fresh subprocess; its figures plus its peak RSS (ru_maxrss from os.wait4)."""
     command = [sys.executable, __file__, "--child", what, "--database-url", args.database_url, "--month", args.month]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
-    output = process.stdout.read()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"the app's {what} failed")
-    figures = json.loads(output.decode().strip().splitlines()[-1])
-    figures["maxrss_kib"] = usage.ru_maxrss
-    return figures
+    return child_figures(command, ROOT, f"the app's {what}")
 
 
 def _today_business() -> date:

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import rss_kib  # noqa: E402
+from bench._common import child_figures, rss_kib  # noqa: E402
 
 PERIOD = "2026-10"
 PREFIX = "PDF压测"
@@ -205,14 +205,7 @@ def _run_child(args, **extra) -> dict:
                "--folder", args.folder]
     for name, value in extra.items():
         command += [f"--{name}", str(value)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
-    output = process.stdout.read()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"{extra} failed")
-    figures = json.loads(output.decode().strip().splitlines()[-1])
-    figures["maxrss_kib"] = usage.ru_maxrss
-    return figures
+    return child_figures(command, ROOT, str(extra))
 
 
 def _pages(path: str) -> int:
