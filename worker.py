@@ -11,6 +11,10 @@ The worker runs RQ's own scheduler (with_scheduler=True), which moves jobs whose
 elapsed back onto their queue. Periodic jobs come from dms/core/schedule.py (PERIODIC); a second
 cron scheduler would enqueue each periodic job twice, which is harmless (they are idempotent) but
 wasteful, hence one `--cron-only` process and many `--no-cron` workers when scaling out.
+
+A worker killed mid-job (SIGKILL, a lost machine) stops renewing its job's heartbeat; RQ counts the job
+abandoned 60 s after the last heartbeat (renewed every --job-monitoring-interval seconds), and the outbox
+relay (every 30 s) then pushes it again for a live worker (dms.core.jobs.relay_outbox).
 """
 
 import argparse
@@ -18,6 +22,8 @@ import multiprocessing
 import sys
 
 from dms.core.jobs import QUEUES
+
+MAINTENANCE_INTERVAL = 60  # seconds between RQ's maintenance rounds (registry cleanup, scheduler restart)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,6 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty (implies --no-cron)")
     parser.add_argument("--simple", action="store_true",
                         help="run jobs in the worker process instead of a forked child (debugging, macOS)")
+    parser.add_argument("--job-monitoring-interval", type=int, default=30, metavar="SECONDS",
+                        help="how often a running job's heartbeat is renewed; a job whose worker died is seen "
+                             "abandoned 60 s after its last heartbeat (default: 30, RQ's)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -53,7 +62,7 @@ def run_cron(log_level: str = "INFO"):
         scheduler.start()
 
 
-def build_worker(app, queues, simple: bool = False):
+def build_worker(app, queues, simple: bool = False, job_monitoring_interval: int = 30):
     """An RQ worker for the queues on the app's Redis."""
     from rq import SimpleWorker, Worker
     from sqlalchemy.orm import configure_mappers
@@ -62,7 +71,10 @@ def build_worker(app, queues, simple: bool = False):
     configure_mappers()
     connection = _connection(app)
     worker_class = SimpleWorker if simple else Worker
-    return worker_class(list(queues), connection=connection)
+    # RQ restarts its scheduler (delayed retries) only in its maintenance round, every 10 minutes by default:
+    # after a Redis outage killed it, or a dead worker held its lock, retries waited that long. Every minute.
+    return worker_class(list(queues), connection=connection, job_monitoring_interval=max(1, job_monitoring_interval),
+                        maintenance_interval=MAINTENANCE_INTERVAL)
 
 
 def main(argv=None) -> int:
@@ -88,7 +100,8 @@ def main(argv=None) -> int:
                                                    daemon=True)
             cron_process.start()
         try:
-            worker = build_worker(app, args.queues, simple=args.simple)
+            worker = build_worker(app, args.queues, simple=args.simple,
+                                  job_monitoring_interval=args.job_monitoring_interval)
             worker.work(burst=args.burst, with_scheduler=True, logging_level=args.log_level)
         finally:
             if cron_process is not None and cron_process.is_alive():

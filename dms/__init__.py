@@ -12,6 +12,11 @@ from dms.extensions import babel, csrf, db, limiter, login_manager, migrate
 class BoundedInt(IntegerConverter):
     """`<int:id>` that stops at the largest 32-bit id: a bigger number is a 404, not a database error."""
 
+    # The bound is in the pattern too: werkzeug checks a rule's methods before converting its ids, so a
+    # number matched by the pattern but refused by `max` answered 405 on paths with a rule per method.
+    regex = (r"0*(?:\d{1,9}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}|21474[0-7]\d{4}"
+             r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])")
+
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
@@ -33,6 +38,10 @@ def create_app(config=None) -> Flask:
     elif config is not None:
         base = config
     app.config.from_object(base)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Decided here, after the overrides: a pooled connection the server dropped (restart, failover,
+        # a terminated backend) is replaced before use instead of failing the next request.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     proxies = app.config.get("TRUSTED_PROXIES") or 0
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

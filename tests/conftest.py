@@ -8,6 +8,7 @@ migrations leave (their seed rows restored, everything else emptied).
 import os
 import re
 import socket
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import pytest
@@ -18,6 +19,15 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # Reference data the migrations load and the application never writes: left in place between tests
 # (reloading 3,000+ regions per test would cost ~100 ms on PostgreSQL). A session check guards it.
 READ_ONLY_TABLES = {"alembic_version", "regions"}
+
+# Property tests (Hypothesis): a fixed budget of examples; in CI derandomized, so a run is repeatable
+# and a failure shows the same falsifying example on every rerun. Locally each run explores afresh.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("dms", max_examples=int(os.environ.get("DMS_HYPOTHESIS_EXAMPLES", "100")),
+                          deadline=None, derandomize=IN_CI, print_blob=True,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile("dms")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,6 +57,33 @@ def require_service(name: str, url: str, port: int):
     if IN_CI:
         pytest.fail(f"{name} is not reachable at {url}: in CI this suite must run", pytrace=False)
     pytest.skip(f"{name} is not reachable at {url}")
+
+
+def postgres_server_url(purpose: str) -> str:
+    """DMS_TEST_DATABASE_URL, which must name a PostgreSQL server: for tests that make databases of their own."""
+    url = os.environ.get("DMS_TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        pytest.fail(f"{purpose} needs DMS_TEST_DATABASE_URL pointing at PostgreSQL", pytrace=False)
+    require_service("PostgreSQL", url.replace("+psycopg", ""), 5432)
+    return url
+
+
+@contextmanager
+def flushed_redis_db(number: int):
+    """The URL of database `number` on the test Redis (DMS_TEST_REDIS_URL's server), flushed before and after."""
+    from redis import Redis
+
+    from tests.scaleout.cluster import with_redis_db
+
+    url = with_redis_db(os.environ.get("DMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), number)
+    require_service("Redis", url, 6379)
+    connection = Redis.from_url(url)
+    connection.flushdb()
+    try:
+        yield url
+    finally:
+        connection.flushdb()
+        connection.close()
 
 
 @pytest.fixture(scope="session")

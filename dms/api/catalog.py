@@ -5,16 +5,19 @@ products only, with the retail price and, for a distributor, the distributor pri
 """
 
 from flask import g, request
+from flask_babel import gettext as _
 
 from dms.api import bp, openapi
 from dms.api.auth import api_view
 from dms.api.helpers import json_body, paginate
 from dms.catalog import services
 from dms.catalog.models import STATUSES, TRACKING, Category, Product
+from dms.core.errors import ValidationError
 from dms.distributors.models import Distributor
 from dms.extensions import db
 
 LEVELS = list(services.LEVELS)
+MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 
 def _money(value) -> str | None:
@@ -95,7 +98,12 @@ def list_categories():
 def create_category():
     """Create a category (a root when parent_id is null); 201; 409 for a sibling of the same name."""
     body = json_body()
-    category = services.create_category(g.principal, body.get("name"), body.get("parent_id"))
+    parent_id = body.get("parent_id")
+    # An id past the database's integer range would overflow the lookup (a 500): it names no category.
+    if not isinstance(parent_id, bool) and str(parent_id).isascii() and str(parent_id).isdigit() \
+            and int(parent_id) > MAX_ID:
+        raise ValidationError(fields={"parent_id": [_("Choose an existing category.")]})
+    category = services.create_category(g.principal, body.get("name"), parent_id)
     return serialize_category(category), 201
 
 

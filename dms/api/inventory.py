@@ -20,6 +20,8 @@ from dms.distributors.models import Warehouse
 from dms.extensions import db
 from dms.inventory import services
 
+MAX_ID = 2**31 - 1  # the largest id an integer column holds
+
 
 def _product(product_id: int) -> Product:
     product = db.session.get(Product, product_id)
@@ -65,6 +67,8 @@ def set_inventory(product_id: int):
     """Set the counted stock of one batch in a warehouse; the difference is one "count" movement."""
     data = _count_body(json_body())
     product = _product(product_id)
+    if data["warehouse_id"] is not None and data["warehouse_id"] > MAX_ID:
+        raise NotFound()  # past the integer columns' range: no warehouse (and no overflow in the lookup)
     warehouse = services.warehouse_for(g.principal, data["warehouse_id"])
     try:
         balance, _movement = services.set_count(g.principal, warehouse, product, data["batch_code"], data["stock"],

@@ -22,6 +22,7 @@ from dms.orders.models import ORDER_STATES, PAYMENT_METHODS, Order
 # Whoever may read orders at all: staff and clients (orders.view), couriers their own deliveries.
 READ_PERMISSIONS = ("orders.view", "deliveries.own")
 MOVE_PERMISSIONS = ("orders.manage", "deliveries.own")
+MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 
 def _timestamp(value) -> str | None:
@@ -95,6 +96,12 @@ def _order_body(body: dict) -> dict:
     for name in ("campaign_code", "note"):
         if body.get(name) is not None and not isinstance(body.get(name), str):
             errors[name] = [_("Must be text.")]
+    # A product id past the integer columns' range names no product; unchecked, it would overflow the
+    # database driver inside the pricing query (a 500).
+    lines = body.get("lines") if isinstance(body.get("lines"), list) else [body]
+    for n, line in enumerate(lines):
+        if isinstance(line, dict) and _is_int(line.get("product_id")) and line["product_id"] > MAX_ID:
+            errors["product_id" if line is body else f"lines.{n}.product_id"] = [_("Choose an existing product.")]
     if errors:
         raise ValidationError(fields=errors)
     # Staff-only options of the web form are not part of the API contract.

@@ -6,18 +6,18 @@ checked codes (`target_regions`, `control_regions`), each added with its own reg
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from dms.accounts.forms import MultiCheckboxField
 from dms.campaigns.models import MECHANISMS
 from dms.campaigns.services import MECHANISM_LABELS
+from dms.core.forms import AppForm
 
 AMOUNT = {"inputmode": "decimal", "autocomplete": "off"}
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(AppForm):
     """The plan: name, objective, period, mechanism and its figures, budget and cost, code, products."""
 
     name = StringField(_l("Name"), validators=[DataRequired(_l("A name of 1 to 120 characters.")), Length(max=120)])
@@ -40,11 +40,11 @@ class CampaignForm(FlaskForm):
     product_ids = MultiCheckboxField(_l("Products"), choices=[], validate_choice=False)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(AppForm):
     """Approve or start: a button (the page asks for confirmation)."""
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """End or cancel: a note, and a tick box that confirms it."""
 
     note = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])

@@ -430,7 +430,9 @@ def check_code(code: str | None, day: date) -> Campaign | None:
     """The running campaign with this code (any case) on `day`; ValidationError on campaign_code otherwise."""
     if not code:
         return None
-    campaign = db.session.scalar(select(Campaign).where(Campaign.code == code.strip().upper()))
+    # A code with control characters (NUL: PostgreSQL refuses it in a query) is unknown, not a crash.
+    campaign = (db.session.scalar(select(Campaign).where(Campaign.code == code.strip().upper()))
+                if code.isprintable() else None)
     if campaign is None or campaign.status != "running" or not campaign.starts_on <= day <= campaign.ends_on:
         raise ValidationError(fields={"campaign_code": [_("Unknown or ended campaign code.")]})
     return campaign

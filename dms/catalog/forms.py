@@ -5,12 +5,12 @@ The forms check only shapes; the services own the rules and name the fields they
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from dms.catalog.models import TRACKING
+from dms.core.forms import AppForm
 
 TRACKING_LABELS = {"none": _l("No tracking"), "batch": _l("By batch and expiry date"),
                    "serial": _l("By serial number (one by one)")}
@@ -23,7 +23,7 @@ FIELD_ALIASES = {"price": "price", "distributor_prices.province": "price_provinc
 MONEY = {"inputmode": "decimal", "autocomplete": "off"}
 
 
-class ProductForm(FlaskForm):
+class ProductForm(AppForm):
     """A product with its retail price and the distributor price of each level."""
 
     name = StringField(_l("Name"), validators=[Length(max=200)])
@@ -56,32 +56,32 @@ class ProductForm(FlaskForm):
                                        "county": self.price_county.data}}
 
 
-class ImageForm(FlaskForm):
+class ImageForm(AppForm):
     """Upload one image (its content is checked by the service)."""
 
     image = FileField(_l("Image (JPEG, PNG, GIF or WebP)"), render_kw={"accept": "image/jpeg,image/png,image/gif,"
                                                                                  "image/webp"})
 
 
-class StatusForm(FlaskForm):
+class StatusForm(AppForm):
     """Make a product available or unavailable."""
 
     status = SelectField(_l("Status"), choices=[SelectChoice("available", STATUS_LABELS["available"]),
                                                 SelectChoice("unavailable", STATUS_LABELS["unavailable"])])
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(AppForm):
     """A new category under a parent (none: a top-level category)."""
 
     name = StringField(_l("Name"), validators=[Length(max=64)])
     parent_id = SelectField(_l("Parent"), choices=[])
 
 
-class RenameCategoryForm(FlaskForm):
+class RenameCategoryForm(AppForm):
     """A category's new name."""
 
     name = StringField(_l("New name"), validators=[Length(max=64)])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """An empty form: carries the CSRF token of an action confirmed in the browser."""

@@ -32,6 +32,7 @@ from dms.catalog.forms import TRACKING_LABELS
 from dms.catalog.models import TRACKING, Price, Product
 from dms.core import spreadsheets
 from dms.core.errors import DomainError, Forbidden
+from dms.core.forms import control_character_errors
 from dms.core.locks import lock_subject
 from dms.core.spreadsheets import ImportRejected, RowError, Table, reject
 from dms.core.time import utcnow
@@ -90,11 +91,15 @@ def max_rows() -> int:
 def read_table(filename: str, data: bytes) -> Table:
     """The header and data rows of an uploaded .csv or .xlsx; ImportRejected for a file we cannot take."""
     limit = max_rows()
-    return spreadsheets.read_table(
+    table = spreadsheets.read_table(
         filename, data, max_bytes=max_bytes(), max_rows=limit,
         too_many_rows=_("A file may have at most %(n)d product rows. Split it into several files.", n=limit),
         no_rows=_("The file has no product rows. The first row names the columns; each row after it is a "
                   "product."))
+    errors = control_character_errors(table.headers, table.rows)  # NUL would break PostgreSQL's text columns
+    if errors:
+        raise spreadsheets.ImportRejected(errors)
+    return table
 
 
 def map_columns(headers: list[str]) -> tuple[dict[str, int], list[str]]:

@@ -10,7 +10,6 @@ from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import HiddenField
@@ -18,6 +17,7 @@ from wtforms import HiddenField
 from dms.catalog import bp, import_export
 from dms.core.auth import require_permission
 from dms.core.errors import BadRequest
+from dms.core.forms import AppForm
 from dms.core.jobs import commit
 from dms.core.render import render
 from dms.core.spreadsheets import XLSX_TYPE, download, stamp, to_csv
@@ -29,14 +29,14 @@ REPORT_MAX_AGE = 24 * 3600
 REPORT_MAX_TOKEN = 400_000
 
 
-class ImportForm(FlaskForm):
+class ImportForm(AppForm):
     """The file to import (the service checks its type by name and content)."""
 
     file = FileField(_l("File (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))],
                      render_kw={"accept": ".csv,.xlsx,text/csv," + XLSX_TYPE})
 
 
-class ReportForm(FlaskForm):
+class ReportForm(AppForm):
     """Carries a signed error report back for download."""
 
     report = HiddenField()

@@ -5,7 +5,10 @@ is never altered. A product's status follows its retail price (pending without o
 available with one) unless HQ made it unavailable, which sticks until HQ makes it available again.
 """
 
+import io
+import re
 import secrets
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -36,7 +39,10 @@ from dms.extensions import db
 LEVELS = ("province", "city", "county")
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
+# Width x height (x frames of an animation) of an accepted image: 40 megapixels is a large photo.
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 # Magic numbers of the image formats we accept: (content type, file suffix, test on the first bytes).
 IMAGE_TYPES = (
     ("image/jpeg", ".jpg", lambda b: b[:3] == b"\xff\xd8\xff"),
@@ -265,18 +271,21 @@ def parse_money(value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise ValueError(_("Enter an amount such as 12.50."))
     try:
-        amount = Decimal(str(value).strip().replace(",", ""))
+        text = str(value).strip()
+        if "," in text and not THOUSANDS.fullmatch(text):  # "12,50" is not 1250: commas only group thousands
+            raise ValueError(_("Enter an amount such as 12.50."))
+        amount = Decimal(text.replace(",", ""))
     except (InvalidOperation, ValueError):
         raise ValueError(_("Enter an amount such as 12.50.")) from None
     if not amount.is_finite():
         raise ValueError(_("Enter an amount such as 12.50."))
     if amount < 0:
         raise ValueError(_("An amount cannot be negative."))
+    if amount > MAX_AMOUNT:  # first: quantizing a number beyond the context's 28 digits raises
+        raise ValueError(_("The amount is too large."))
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValueError(_("At most two decimal places."))
-    if amount > MAX_AMOUNT:
-        raise ValueError(_("The amount is too large."))
-    return amount.quantize(CENT)
+    return amount.quantize(CENT).copy_abs()  # "-0" is not below 0, but would be kept as -0.00 and printed so
 
 
 def _check_kind(kind: str, level: str | None):
@@ -624,6 +633,30 @@ def sniff_image(data: bytes) -> tuple[str, str] | None:
     return None
 
 
+def check_image_pixels(data: bytes) -> None:
+    """Refuse a file Pillow cannot read as an image, or one whose size (from its header, not decoded)
+    exceeds MAX_IMAGE_PIXELS: a few kilobytes can declare 50000x50000 pixels and take gigabytes to show."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit = int(current_app.config.get("MAX_IMAGE_PIXELS") or DEFAULT_MAX_IMAGE_PIXELS)
+    unreadable = ValidationError(fields={"image": [_("The file is not a readable image.")]})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:  # lazy: parses the header, decodes no pixel
+                width, height = image.size
+                frames = getattr(image, "n_frames", 1)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        width, height, frames = limit + 1, 1, 1
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise unreadable from None
+    if width < 1 or height < 1:
+        raise unreadable
+    if width * height * frames > limit:
+        raise ValidationError(fields={"image": [_("The image is too large: at most %(mp)s megapixels.",
+                                                  mp=f"{limit / 1_000_000:g}")]})
+
+
 def add_image(actor, product: Product, file_storage) -> ProductImage:
     """Store an uploaded image (JPEG, PNG, GIF or WebP by content, at most MAX_IMAGE_BYTES); ValidationError."""
     _require(actor)
@@ -639,6 +672,7 @@ def add_image(actor, product: Product, file_storage) -> ProductImage:
     kind = sniff_image(data)
     if kind is None:
         raise ValidationError(fields={"image": [_("Only JPEG, PNG, GIF or WebP images are accepted.")]})
+    check_image_pixels(data)
     content_type, suffix = kind
     key = get_storage().save(data, suffix)
     db.session.info.setdefault(_SAVED, []).append(key)

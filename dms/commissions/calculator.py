@@ -176,7 +176,8 @@ def distribute(sale: Sale, version: RuleVersion) -> Distribution:
             continue
         line_rates = [rates.rate(line, level, beneficiary) for line in sale.lines]
         raw = sum((base * rate / HUNDRED for base, rate in zip(bases, line_rates, strict=True)), ZERO)
-        amount = raw.quantize(CENT, rounding=ROUND_HALF_UP)
+        # A level at a loss (margin base, negative margin) earns nothing; a negative amount would free cap for the next.
+        amount = max(raw.quantize(CENT, rounding=ROUND_HALF_UP), ZERO)
         capped = False
         if remaining is not None and amount > remaining:
             amount, capped = max(remaining, ZERO), True

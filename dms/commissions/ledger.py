@@ -8,7 +8,7 @@ carries forward. Services flush, never commit.
 """
 
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
@@ -100,7 +100,7 @@ def adjust(actor, distributor_id, amount, reason: str) -> CommissionEntry:
     if distributor is None:
         errors["distributor_id"] = [_("Choose an existing distributor.")]
     try:
-        value = Decimal(str(amount).strip()).quantize(Decimal("0.01"))
+        value = Decimal(str(amount).strip()).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         if not value.is_finite() or value == 0 or abs(value) > MAX_ADJUSTMENT:
             raise ValueError
     except (ArithmeticError, ValueError, TypeError):

@@ -5,9 +5,10 @@ refuse, which the views put back beside these fields (422).
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from dms.core.forms import AppForm
 
 ENTRY_STATUS_LABELS = {"accrued": _l("Accrued"), "held": _l("Held"), "payable": _l("Payable"), "paid": _l("Paid")}
 ENTRY_STATUS_HINTS = {
@@ -29,17 +30,17 @@ AMOUNT = {"inputmode": "decimal", "autocomplete": "off"}
 MONTH = {"placeholder": "YYYY-MM", "inputmode": "numeric", "autocomplete": "off", "size": 8, "maxlength": 7}
 
 
-class HoldForm(FlaskForm):
+class HoldForm(AppForm):
     """Hold an entry back from settlement, with the reason."""
 
     reason = StringField(_l("Reason"), validators=[Length(max=255)], render_kw={"autocomplete": "off"})
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(AppForm):
     """A button that changes something (release, confirm): carries the CSRF token; the page asks first."""
 
 
-class AdjustmentForm(FlaskForm):
+class AdjustmentForm(AppForm):
     """HQ's manual adjustment: whose, how much (+ or -), and why."""
 
     distributor_id = SelectField(_l("Distributor"), choices=[], validate_choice=False)
@@ -47,13 +48,13 @@ class AdjustmentForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Length(max=500)], render_kw={"rows": 3})
 
 
-class RunForm(FlaskForm):
+class RunForm(AppForm):
     """Settle a month now."""
 
     period = StringField(_l("Month"), validators=[Length(max=7)], render_kw=MONTH)
 
 
-class PayForm(FlaskForm):
+class PayForm(AppForm):
     """Record a confirmed statement as paid: when, and the bank's reference."""
 
     paid_on = DateField(_l("Paid on"), validators=[DataRequired(_l("A date such as 2026-05-01."))])

@@ -12,12 +12,12 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from dms.commissions.models import BASES, MAX_LEVELS, MODES, OVERRIDE_SCOPES, REWARD_KINDS, REWARD_PERIODS, RuleVersion
 from dms.core.errors import ValidationError
+from dms.core.forms import AppForm
 from dms.core.time import business_tz
 
 MAX_ROWS = 50  # overrides or rewards on one form; more is a mistake, not a rule set
@@ -64,7 +64,7 @@ def _value(formdata, key: str, limit: int = 20) -> str:
 
 # --- the draft's form -----------------------------------------------------------------------------
 
-class RulesForm(FlaskForm):
+class RulesForm(AppForm):
     """A draft's settings; its levels, overrides and rewards are rows read beside it."""
 
     name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
@@ -263,13 +263,13 @@ def local_input(moment: datetime | None) -> str:
 
 # --- actions on a version ------------------------------------------------------------------------
 
-class NewDraftForm(FlaskForm):
+class NewDraftForm(AppForm):
     """Start a draft: a copy of `based_on` (a version's id), or of the version in force when empty."""
 
     based_on = HiddenField()
 
 
-class PublishForm(FlaskForm):
+class PublishForm(AppForm):
     """Publish a draft from a moment (now when empty); the tick confirms it cannot be undone."""
 
     effective_from = StringField(_l("Effective from (empty: now)"), validators=[Optional(), Length(max=20)],
@@ -278,7 +278,7 @@ class PublishForm(FlaskForm):
                            validators=[DataRequired(_l("Tick the box to confirm."))])
 
 
-class DiscardForm(FlaskForm):
+class DiscardForm(AppForm):
     """Delete a draft; the tick confirms it."""
 
     confirm = BooleanField(_l("Delete this draft"), validators=[DataRequired(_l("Tick the box to confirm."))])
@@ -286,7 +286,7 @@ class DiscardForm(FlaskForm):
 
 # --- the simulator -------------------------------------------------------------------------------
 
-class SimulatorForm(FlaskForm):
+class SimulatorForm(AppForm):
     """The version to preview and the selling distributor; the sample lines are rows read beside it."""
 
     version_id = SelectField(_l("Rule version"), choices=[], validate_choice=False)

@@ -71,8 +71,10 @@ class InsufficientStock(Conflict):
 HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_error", 429: "rate_limited", 500: "internal_error",
+    422: "validation_error", 429: "rate_limited", 500: "internal_error", 503: "service_unavailable",
 }
+# Seconds a client is told to wait (Retry-After) after the database connection failed under its request.
+DATABASE_RETRY_AFTER = 5
 
 
 def wants_json() -> bool:
@@ -150,6 +152,30 @@ def register_error_handlers(app):
         for name, value in exc.get_headers():  # keep Allow (405), Retry-After (429), ...
             if name.lower() != "content-type":
                 response.headers[name] = value
+        return response
+
+    from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(exc: DBAPIError):
+        # A lost connection (server restarted, backend terminated, network cut) or an operational failure
+        # (PEP 249: not the programmer's doing) is transient: nothing was committed, so "retry shortly" is
+        # the true answer. Other database errors (constraint violations...) are bugs: the generic 500.
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+            return handle_unexpected(exc)
+        try:
+            db.session.rollback()  # after an invalidated connection this only discards it
+        except SQLAlchemyError:
+            app.logger.warning("rollback after a database error failed too", exc_info=True)
+        app.logger.error("database unavailable during the request (%s); answered 503",
+                         "connection lost" if exc.connection_invalidated else exc.__class__.__name__, exc_info=exc)
+        message = _("The service is briefly unavailable. Nothing was saved; please try again in a moment.")
+        try:
+            response = app.make_response(error_response(503, "service_unavailable", message))
+        except Exception:  # the error page itself needed the database (e.g. the signed-in user): plain text
+            app.logger.warning("the error page could not be rendered; answering plain text", exc_info=True)
+            response = app.make_response((message, 503, {"Content-Type": "text/plain; charset=utf-8"}))
+        response.headers["Retry-After"] = str(app.config.get("DATABASE_RETRY_AFTER", DATABASE_RETRY_AFTER))
         return response
 
     @app.errorhandler(Exception)

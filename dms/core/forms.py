@@ -1,8 +1,84 @@
-"""Form plumbing shared by every area: run a service from a valid form, errors back in place."""
+"""Form plumbing shared by every area: the base forms that guard text input, run a service from a valid
+form, errors back in place."""
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Form as WTForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import StopValidation
 
 from dms.core.errors import DomainError
 from dms.core.jobs import commit
 from dms.extensions import db
+
+# Characters no one types into a form: C0 controls (PostgreSQL refuses NUL in text outright), DEL, and the
+# bidirectional embedding/override/isolate controls that make text display other than it reads ("Trojan
+# source"). Tab is allowed everywhere; line breaks only in text areas (a one-line input cannot hold them,
+# so one there was sent by hand, e.g. to inject a header line into a CSV or mail).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAK = re.compile("[\r\n\x85\u2028\u2029]")
+
+
+def control_character_errors(headers: list[str], rows) -> list:
+    """RowErrors of an uploaded table's cells holding control characters (line breaks are fine in a cell)."""
+    from dms.core.spreadsheets import RowError
+
+    errors = [RowError(None, header, str(CONTROL_MESSAGE)) for header in headers
+              if has_control_characters(header, multiline=True)]
+    for number, cells in rows:
+        errors.extend(RowError(number, headers[i] if i < len(headers) else "", str(CONTROL_MESSAGE))
+                      for i, cell in enumerate(cells) if has_control_characters(cell, multiline=True))
+    return errors
+
+
+def has_control_characters(text: str, multiline: bool = False) -> bool:
+    """True when `text` holds a character the guard refuses (line breaks too, unless `multiline`)."""
+    return bool(_CONTROL.search(text) or (not multiline and _LINE_BREAK.search(text)))
+
+
+CONTROL_MESSAGE = _l("Remove the control characters (invisible characters) from this text.")
+
+
+class NoControlCharacters:
+    """Refuse text holding control characters (and line breaks, unless `multiline`) with a clear message."""
+
+    def __init__(self, multiline: bool = False):
+        self.multiline = multiline
+
+    def __call__(self, form, field):
+        value = field.data
+        if not isinstance(value, str):
+            return
+        if has_control_characters(value, self.multiline):
+            raise StopValidation(CONTROL_MESSAGE)
+
+
+class GuardedTextMeta:
+    """Form meta that puts NoControlCharacters first on every text-like field (StringField and its kinds)."""
+
+    def bind_field(self, form, unbound_field, options):
+        """Bind the field as usual; a text field also gets the guard before its own validators."""
+        field = super().bind_field(form, unbound_field, options)
+        if isinstance(field, StringField):
+            field.validators = [NoControlCharacters(multiline=isinstance(field, TextAreaField)),
+                                *field.validators]
+        return field
+
+
+class AppForm(FlaskForm):
+    """The base of every form of the app: a FlaskForm (CSRF) whose text fields refuse control characters."""
+
+    class Meta(GuardedTextMeta):
+        pass
+
+
+class AppSubForm(WTForm):
+    """The base of the forms nested in another (FormField, FieldList): the same guard, no CSRF of its own."""
+
+    class Meta(GuardedTextMeta):
+        pass
 
 
 def apply_domain_error(form, exc: DomainError, aliases: dict | None = None, place=None) -> None:

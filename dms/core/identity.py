@@ -37,8 +37,23 @@ def normalise_id_number(value: str, field: str = "id_number") -> str:
         _fail(field, _("The ID number holds an impossible birth date."))
     try:
         return ric.validate(number)
-    except _Bad:
+    except InvalidChecksum:
         _fail(field, _("The ID number's check character is wrong: please check every digit."))
+    except InvalidComponent:
+        # stdnum also wants the region code to have existed in the birth year; but a number is assigned
+        # where one is registered, possibly years after birth and under a newer code: any known code will do.
+        if not _known_region_code(number[:6]):
+            _fail(field, _("The first six digits of the ID number are not a region code."))
+        return number
+    except _Bad:
+        _fail(field, _("This is not a valid ID number."))
+
+
+def _known_region_code(code: str) -> bool:
+    """Whether GB/T 2260 has (or had) this six-digit region code, per stdnum's table."""
+    from stdnum import numdb
+
+    return any(props for _part, props in numdb.get("cn/loc").info(code))
 
 
 def normalise_credit_code(value: str, field: str = "credit_code") -> str:

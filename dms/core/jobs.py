@@ -245,6 +245,32 @@ def _stale_running():
     return and_(Job.status == "running", Job.started_at <= cutoff)
 
 
+def _abandoned(conn) -> list[tuple[int, object]]:
+    """(id, started_at) of `running` jobs that RQ no longer runs: their worker died (SIGKILL, lost machine).
+
+    RQ's own abandoned-job handling decides: StartedJobRegistry.cleanup() ends every execution whose
+    heartbeat expired (its worker stopped beating ~60-90 s before; see worker.py --job-monitoring-interval).
+    A job is abandoned when RQ still knows it but holds no live execution of it. The rows are read before
+    the registry: a row claimed later cannot be mistaken, and the caller matches started_at, so a row
+    claimed again in between is left alone. A job RQ has forgotten (Redis lost its data) is not judged
+    here; it waits for the JOB_TIMEOUT rule of _stale_running.
+    """
+    from rq.job import Job as RQJob
+    from rq.registry import StartedJobRegistry
+
+    rows = db.session.execute(select(Job.id, Job.queue, Job.started_at).where(Job.status == "running")
+                              .order_by(Job.id).limit(500)).all()
+    if not rows:
+        return []
+    live: set[str] = set()
+    for name in sorted({row.queue for row in rows}):
+        registry = StartedJobRegistry(name, connection=conn)
+        registry.cleanup()
+        live.update(job_id for job_id, _execution in registry.get_job_and_execution_ids(cleanup=False))
+    return [(row.id, row.started_at) for row in rows
+            if rq_job_id(row.id) not in live and RQJob.exists(rq_job_id(row.id), connection=conn)]
+
+
 def _run(job_id: int, reraise: bool):
     # Claim the job atomically: a duplicate delivery of a running or finished job does nothing,
     # but a job whose worker died mid-run may be taken again (its work was rolled back with it).
@@ -312,7 +338,10 @@ def relay_outbox() -> int:
 
     Pending jobs are those whose push failed (Redis was down). A job `queued` or `retrying` for
     longer than OUTBOX_REQUEUE_AFTER_SECONDS whose RQ message no longer exists (Redis lost its data)
-    goes back to pending and is pushed again. Return how many jobs went to RQ.
+    goes back to pending and is pushed again. So does a job `running` whose worker died: RQ holds no
+    live execution of it (`_abandoned`), or it has been running for longer than JOB_TIMEOUT; its
+    partial work was rolled back with the dead worker's transaction, or is skipped by the job's
+    business keys. Return how many jobs went to RQ.
     """
     if not current_app.config.get("REDIS_URL"):
         return 0
@@ -335,11 +364,21 @@ def relay_outbox() -> int:
             db.session.execute(update(Job).where(Job.id.in_(lost), Job.status.in_(("queued", "retrying")))
                                .values(status="pending"))
         db.session.commit()
-    # Jobs whose worker died mid-run: back to the outbox, or failed once they have had every attempt.
+    # Jobs whose worker died mid-run (RQ found their execution abandoned, or they outlived JOB_TIMEOUT):
+    # back to the outbox, or failed once they have had every attempt.
+    try:
+        abandoned = _abandoned(_redis())
+    except RedisError as exc:
+        log.warning("redis unavailable, cannot look for abandoned jobs: %s", exc)
+        abandoned = []
+    if abandoned:
+        log.warning("jobs %s were abandoned by a worker that stopped; back to the outbox", [i for i, _ in abandoned])
+    dead = or_(_stale_running(), *[and_(Job.id == i, Job.status == "running", Job.started_at == started)
+                                   for i, started in abandoned])
     max_attempts = current_app.config["JOB_MAX_ATTEMPTS"]
-    db.session.execute(update(Job).where(_stale_running(), Job.attempts >= max_attempts).values(
+    db.session.execute(update(Job).where(dead, Job.attempts >= max_attempts).values(
         status="failed", finished_at=now, error="the worker running this job stopped before it finished"))
-    db.session.execute(update(Job).where(_stale_running(), Job.attempts < max_attempts).values(status="pending"))
+    db.session.execute(update(Job).where(dead, Job.attempts < max_attempts).values(status="pending"))
     db.session.commit()
     cutoff = now - timedelta(seconds=current_app.config["OUTBOX_RELAY_AFTER_SECONDS"])
     ids = list(db.session.scalars(select(Job.id).where(Job.status == "pending", Job.created_at <= cutoff)

@@ -100,7 +100,8 @@ class Page:
 
 def contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its wildcards escaped (use with escape="\\")."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # NUL dropped: PostgreSQL refuses it in a query, and no stored text can hold one.
+    escaped = text.replace("\x00", "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 

@@ -109,3 +109,47 @@ def register(app):
             JOBS.labels(queue, state).set(count)
         OUTBOX.set(db.session.scalar(select(func.count()).where(Job.status == "pending")) or 0)
         return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+
+
+def health() -> tuple[dict, int]:
+    """The health report and its HTTP status: `ok` 200, `degraded` 200 (Redis down), `unavailable` 503 (database).
+
+    Without Redis the app still serves pages and takes orders: jobs wait in the outbox and the relay pushes
+    them when Redis is back, so a load balancer must keep the node (200). Without the database nothing
+    works: 503 takes the node out. `outbox` is the number of jobs waiting to be pushed (null when unknown).
+    """
+    from redis import Redis
+    from sqlalchemy import text
+
+    from dms.core.models import Job
+    from dms.core.time import utcnow
+    from dms.extensions import db
+
+    checks, outbox = {}, None
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        outbox = db.session.scalar(select(func.count()).where(Job.status == "pending")) or 0
+    except Exception as exc:  # report, do not raise: this is the health endpoint
+        db.session.rollback()
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    url = current_app.config.get("REDIS_URL")
+    if url:
+        try:
+            client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+            try:
+                client.ping()
+            finally:
+                client.close()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {exc.__class__.__name__}"
+    else:
+        checks["redis"] = "not configured (jobs run in-process)"
+    if checks["database"] != "ok":
+        status, code = "unavailable", 503
+    elif checks["redis"].startswith("error"):
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return {"status": status, "checks": checks, "outbox": outbox, "time": utcnow().isoformat() + "Z"}, code

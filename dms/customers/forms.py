@@ -7,11 +7,11 @@ The forms check shapes only; the services own the rules and name the fields they
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from dms.core.forms import AppForm
 from dms.customers.models import CUSTOMER_KINDS, CUSTOMER_SOURCES
 
 KIND_LABELS = {"person": _l("Person"), "business": _l("Business")}
@@ -26,7 +26,7 @@ def choices(pairs, blank: str | None = None) -> list[SelectChoice]:
     return ([SelectChoice("", blank)] if blank is not None else []) + [SelectChoice(v, label) for v, label in pairs]
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(AppForm):
     """A customer's profile; a new customer also gives its first (default) address and, for HQ, its distributor."""
 
     distributor_id = SelectField(_l("Distributor"), choices=[], validate_choice=False)
@@ -54,7 +54,7 @@ class CustomerForm(FlaskForm):
                 "tags": self.tags.data or "", "note": self.note.data or ""}
 
 
-class AddressForm(FlaskForm):
+class AddressForm(AppForm):
     """Another address of a customer (its region from the picker)."""
 
     label = StringField(_l("Label"), validators=[Optional(), Length(max=32)],
@@ -64,14 +64,14 @@ class AddressForm(FlaskForm):
     make_default = BooleanField(_l("Make it the default address"))
 
 
-class TierOverrideForm(FlaskForm):
+class TierOverrideForm(AppForm):
     """Set the tier by hand (or go back to the computed one), with the reason."""
 
     tier = SelectField(_l("Tier"), choices=[], validate_choice=False)
     reason = StringField(_l("Reason"), validators=[Length(max=255)])
 
 
-class TierRuleForm(FlaskForm):
+class TierRuleForm(AppForm):
     """A tier and the lowest RFM score that earns it."""
 
     code = StringField(_l("Code"), validators=[Length(max=8)], render_kw={"size": 6})
@@ -80,7 +80,7 @@ class TierRuleForm(FlaskForm):
                             render_kw={"inputmode": "numeric", "size": 4})
 
 
-class ImportForm(FlaskForm):
+class ImportForm(AppForm):
     """The customer file to import, and (HQ) the distributor the customers are for."""
 
     distributor_id = SelectField(_l("Distributor"), choices=[], validate_choice=False)
@@ -88,5 +88,5 @@ class ImportForm(FlaskForm):
                      render_kw={"accept": ".csv,.xlsx,text/csv," + XLSX_TYPE})
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """An empty form: carries the CSRF token of a button (remove an address, make it the default)."""

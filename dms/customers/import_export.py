@@ -26,6 +26,7 @@ from sqlalchemy import select
 from dms.core import spreadsheets
 from dms.core.crypto import mask_phone
 from dms.core.errors import DomainError, Forbidden, ValidationError
+from dms.core.forms import control_character_errors
 from dms.core.identity import normalise_mobile
 from dms.core.locks import lock_subject
 from dms.core.spreadsheets import ImportRejected, RowError, reject
@@ -80,6 +81,9 @@ def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, li
         no_rows=_("The file has no customer rows. The first row names the columns; each row after it is a "
                   "customer."),
         midnight_as_date=False)
+    errors = control_character_errors(table.headers, table.rows)  # NUL would break PostgreSQL's text columns
+    if errors:
+        raise spreadsheets.ImportRejected(errors)
     return table.headers, table.rows
 
 

@@ -5,15 +5,15 @@ future, lengths) are the service's, shown beside the fields they name.
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from dms.core.forms import AppForm
 from dms.customers.interactions import KIND_LABELS
 from dms.customers.models import INTERACTION_KINDS
 
 
-class LogInteractionForm(FlaskForm):
+class LogInteractionForm(AppForm):
     """A visit, call or message that happened, with its outcome and the next follow-up date."""
 
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in INTERACTION_KINDS],
@@ -30,7 +30,7 @@ class LogInteractionForm(FlaskForm):
                 ("kind", "happened_at", "contact_person", "outcome", "notes", "follow_up_on")}
 
 
-class PlanVisitForm(FlaskForm):
+class PlanVisitForm(AppForm):
     """A visit planned for a day."""
 
     planned_on = DateField(_l("Visit on"), validators=[InputRequired(message=_l("Enter the day of the visit."))])
@@ -42,7 +42,7 @@ class PlanVisitForm(FlaskForm):
                 "notes": self.notes.data}
 
 
-class CompleteVisitForm(FlaskForm):
+class CompleteVisitForm(AppForm):
     """A planned visit made: its outcome and the next follow-up date."""
 
     outcome = StringField(_l("Outcome"), validators=[Optional(), Length(max=255)])
@@ -53,5 +53,5 @@ class CompleteVisitForm(FlaskForm):
         return {"outcome": self.outcome.data, "notes": self.notes.data, "follow_up_on": self.follow_up_on.data}
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """A button with nothing to fill in (cancel a visit, complete a follow-up): the CSRF token only."""

@@ -6,9 +6,10 @@ shown beside the field. The services own the rules (which courier, which state, 
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
+
+from dms.core.forms import AppForm
 
 
 def _number(text) -> int | None:
@@ -16,7 +17,7 @@ def _number(text) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
-class AssignCourierForm(FlaskForm):
+class AssignCourierForm(AppForm):
     """One order's courier on the dispatch board (assign, or reassign an assigned order)."""
 
     courier_id = StringField(_l("Courier"))
@@ -27,19 +28,19 @@ class AssignCourierForm(FlaskForm):
         return _number(self.courier_id.data)
 
 
-class ShipForm(FlaskForm):
+class ShipForm(AppForm):
     """Out for delivery: carries the CSRF token and an optional note."""
 
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
-class DeliverForm(FlaskForm):
+class DeliverForm(AppForm):
     """Delivered, with a note (left at the door, handed to a neighbour...)."""
 
     note = TextAreaField(_l("Delivery note"), validators=[Optional(), Length(max=500)], render_kw={"rows": 2})
 
 
-class RatingForm(FlaskForm):
+class RatingForm(AppForm):
     """The customer's satisfaction, recorded by the courier on the customer's behalf."""
 
     score = StringField(_l("Rating"))

@@ -5,12 +5,13 @@ and its errors come back beside the fields they name.
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from dms.core.forms import AppForm
 
-class ApplyForm(FlaskForm):
+
+class ApplyForm(AppForm):
     applicant_type = RadioField(_l("I apply as"), choices=[SelectChoice("person", _l("A person")),
                                                                  SelectChoice("company", _l("A company"))],
                                 default="person", validate_choice=False)
@@ -34,16 +35,16 @@ class ApplyForm(FlaskForm):
     message = TextAreaField(_l("Message (optional)"), validators=[Length(max=2000)], render_kw={"rows": 4})
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(AppForm):
     confirm = BooleanField(_l("Yes, withdraw my application"),
                            validators=[DataRequired(message=_l("Tick the box to confirm."))])
 
 
-class StartReviewForm(FlaskForm):
+class StartReviewForm(AppForm):
     """Carries only the CSRF token."""
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(AppForm):
     exclusive = BooleanField(_l("Exclusive territory"), default=True)
     effective_from = DateField(_l("Territory from"), validators=[DataRequired(message=_l("Enter a date."))])
     profit_share = StringField(_l("Profit share (%)"), validators=[Optional(), Regexp(
@@ -53,10 +54,10 @@ class ApproveForm(FlaskForm):
     reason = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=500)], render_kw={"rows": 2})
 
 
-class RejectForm(FlaskForm):
+class RejectForm(AppForm):
     # Required by the service (the API shares the rule); the message comes back beside the field.
     reason = TextAreaField(_l("Reason"), validators=[Length(max=500)], render_kw={"rows": 3})
 
 
-class PasswordLinkForm(FlaskForm):
+class PasswordLinkForm(AppForm):
     """Carries only the CSRF token."""

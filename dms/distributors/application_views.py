@@ -91,6 +91,7 @@ def apply():
         return redirect(url_for("distributors.application_status", token=token, new=1), 303)
     if not form.level.data and form.region_code.errors:
         form.level.errors = []  # "the level of the chosen region": the region's own error says it all
+    form.id_number.data = ""  # a re-shown form never echoes the ID number: the applicant types it again
     return render("distributors/apply.html", form=form, region_code=region_code, status=status)
 
 

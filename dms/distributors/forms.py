@@ -5,10 +5,10 @@ refuse, which `dms.core.forms.submit` puts back beside these fields (same names 
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from dms.core.forms import AppForm
 from dms.distributors.models import KINDS, LEVELS, PERIODS
 
 KIND_LABELS = {"person": _l("Person"), "company": _l("Company")}
@@ -16,7 +16,7 @@ LEVEL_LABELS = {"province": _l("Province"), "city": _l("City"), "county": _l("Co
 PERIOD_LABELS = {"month": _l("Month"), "quarter": _l("Quarter")}
 
 
-class DistributorForm(FlaskForm):
+class DistributorForm(AppForm):
     """A distributor's profile and rights; the region comes from the region picker named region_code."""
 
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS], default="person")
@@ -45,7 +45,7 @@ class DistributorForm(FlaskForm):
                                render_kw={"autocomplete": "off", "inputmode": "numeric"})
 
 
-class StatusForm(FlaskForm):
+class StatusForm(AppForm):
     """Suspend, terminate or reactivate, with a reason, confirmed by a tick box."""
 
     status = SelectField(_l("New status"), choices=[])
@@ -53,7 +53,7 @@ class StatusForm(FlaskForm):
     confirm = BooleanField(_l("I am sure"), validators=[DataRequired(message=_l("Tick the box to confirm."))])
 
 
-class GrantForm(FlaskForm):
+class GrantForm(AppForm):
     """Grant a region (from the picker named region_code) from a date, optionally to a date."""
 
     region_code = HiddenField(_l("Region"))
@@ -63,14 +63,14 @@ class GrantForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=255)])
 
 
-class EndGrantForm(FlaskForm):
+class EndGrantForm(AppForm):
     """End a grant after a date (the last day it is in force)."""
 
     effective_to = DateField(_l("Last day"), validators=[DataRequired(message=_l("Enter the last day."))])
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=255)])
 
 
-class TargetForm(FlaskForm):
+class TargetForm(AppForm):
     """Set or replace the sales target of one month or quarter."""
 
     period = SelectField(_l("Period"), choices=[SelectChoice(p, PERIOD_LABELS[p]) for p in PERIODS], default="month")
@@ -81,5 +81,5 @@ class TargetForm(FlaskForm):
                            render_kw={"inputmode": "numeric"})
 
 
-class ConfirmDeleteForm(FlaskForm):
+class ConfirmDeleteForm(AppForm):
     """An empty form: carries the CSRF token of a delete confirmed in the browser."""

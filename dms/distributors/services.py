@@ -2,7 +2,7 @@
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import exists, or_, select
@@ -144,7 +144,7 @@ def clean_rights(data: dict) -> dict:
     """Exclusive flag and profit share (0-100 %, two places); raises ValidationError."""
     raw = data.get("profit_share")
     try:
-        share = Decimal(str(raw if raw not in (None, "") else "0")).quantize(Decimal("0.01"))
+        share = Decimal(str(raw if raw not in (None, "") else "0")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except (InvalidOperation, ValueError):
         raise ValidationError(fields={"profit_share": [_("Enter a percentage such as 12.5.")]}) from None
     if not share.is_finite() or share < 0 or share > 100:
@@ -336,8 +336,11 @@ def set_target(actor, distributor: Distributor, data: dict) -> DistributorTarget
     amount = data.get("amount")
     if amount not in (None, ""):
         try:
-            amount = Decimal(str(amount)).quantize(Decimal("0.01"))
-            if not amount.is_finite() or amount <= 0 or amount >= Decimal("1e12"):
+            amount = Decimal(str(amount))
+            if not amount.is_finite() or amount <= 0 or amount >= Decimal("1e12"):  # before quantizing: 1E30 raises
+                raise InvalidOperation
+            amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            if amount <= 0:
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
             errors["amount"] = [_("Enter a positive amount.")]

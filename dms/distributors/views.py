@@ -167,6 +167,9 @@ def _profile_data(form: DistributorForm, region_code: str) -> dict:
 
 
 def _form_page(form: DistributorForm, distributor: Distributor | None, region_code: str | None):
+    # A re-shown form (after an error) never echoes an ID or account number: they are typed again.
+    form.id_number.data = ""
+    form.bank_account.data = ""
     response = render("distributors/distributor_form.html", form=form, distributor=distributor,
                       region_code=region_code, status=_status(form),
                       bank_account=services.bank_account_shown(None, distributor) if distributor else "")  # masked

@@ -5,12 +5,10 @@ views put back beside these fields.
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     FieldList,
-    Form,
     FormField,
     HiddenField,
     IntegerField,
@@ -21,6 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from dms.core.forms import AppForm, AppSubForm
 from dms.inventory.services import MAX_QUANTITY, WRITE_OFF_REASONS
 
 KIND_LABELS = {"receipt": _l("Receipt"), "reserve": _l("Reservation"), "release": _l("Release"),
@@ -35,7 +34,7 @@ MAX_RECEIPT_LINES = 100
 NUMERIC = {"inputmode": "numeric", "autocomplete": "off"}
 
 
-class ReceiptLineForm(Form):
+class ReceiptLineForm(AppSubForm):
     """One line of a receipt (a sub-form: the receipt's CSRF token covers it)."""
 
     # The choice is checked by the view: the spare lines a FieldList adds carry no value at all.
@@ -58,7 +57,7 @@ class ReceiptLineForm(Form):
         return [s.strip() for s in (self.serials.data or "").splitlines() if s.strip()]
 
 
-class ReceiveForm(FlaskForm):
+class ReceiveForm(AppForm):
     """Receive stock into a warehouse: a reason (or document number) and several lines."""
 
     warehouse_id = SelectField(_l("Warehouse"), choices=[])
@@ -66,7 +65,7 @@ class ReceiveForm(FlaskForm):
     lines = FieldList(FormField(ReceiptLineForm), min_entries=RECEIPT_LINES, max_entries=MAX_RECEIPT_LINES)
 
 
-class WriteOffForm(FlaskForm):
+class WriteOffForm(AppForm):
     """Write off stock of one batch: how many, why, and a tick box that confirms it."""
 
     warehouse = HiddenField()
@@ -80,7 +79,7 @@ class WriteOffForm(FlaskForm):
                            validators=[DataRequired(_l("Tick the box to confirm the write-off."))])
 
 
-class UnitWriteOffForm(FlaskForm):
+class UnitWriteOffForm(AppForm):
     """Write off one serial unit: why, and a tick box that confirms it."""
 
     reason = SelectField(_l("Reason"), choices=[SelectChoice(r, REASON_LABELS[r]) for r in WRITE_OFF_REASONS])
@@ -89,7 +88,7 @@ class UnitWriteOffForm(FlaskForm):
                            validators=[DataRequired(_l("Tick the box to confirm the write-off."))])
 
 
-class ThresholdForm(FlaskForm):
+class ThresholdForm(AppForm):
     """A warehouse's own low-stock threshold for a product; empty removes it (the product's applies)."""
 
     warehouse = HiddenField()

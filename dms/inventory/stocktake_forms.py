@@ -7,24 +7,24 @@ import re
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from dms.core.forms import AppForm
 from dms.inventory.services import MAX_QUANTITY
 
 WHOLE_NUMBER = re.compile(r"\d{1,10}")
 NUMBER_INPUT = {"inputmode": "numeric", "min": "0", "step": "1", "autocomplete": "off"}
 
 
-class OpenStocktakeForm(FlaskForm):
+class OpenStocktakeForm(AppForm):
     """Open a count of one warehouse."""
 
     warehouse_id = SelectField(_l("Warehouse"), choices=[], validate_choice=True)
     note = StringField(_l("Note"), validators=[Optional(), Length(max=255)])
 
 
-class AddLineForm(FlaskForm):
+class AddLineForm(AppForm):
     """Stock found that is not on the list: a product by SKU, its batch and the quantity found."""
 
     sku = StringField(_l("Product SKU"), validators=[DataRequired(message=_l("Enter the product's SKU.")),
@@ -37,13 +37,13 @@ class AddLineForm(FlaskForm):
         NumberRange(min=0, max=MAX_QUANTITY, message=_l("A whole number, 0 or more."))], render_kw=NUMBER_INPUT)
 
 
-class PostStocktakeForm(FlaskForm):
+class PostStocktakeForm(AppForm):
     """Post the differences; uncounted lines are kept as booked only when ticked."""
 
     keep_uncounted = BooleanField(_l("Keep the lines not counted as booked (no adjustment)"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """An empty form: the CSRF token of an action (save counts, cancel) confirmed in the browser."""
 
 

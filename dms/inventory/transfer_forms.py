@@ -9,10 +9,10 @@ per product, line or item, named `<prefix>-<id>`: the view says which ids the pa
 from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from dms.core.forms import AppForm
 from dms.inventory.services import MAX_QUANTITY
 
 TRANSFER_STATUS_LABELS = {"in_transit": _l("In transit"), "received": _l("Received"), "cancelled": _l("Cancelled")}
@@ -23,7 +23,7 @@ STATUS_TAGS = {"in_transit": "running", "submitted": "running", "received": "ok"
                "partially_approved": "ok", "rejected": "off", "cancelled": "off"}
 
 
-class LinesForm(FlaskForm):
+class LinesForm(AppForm):
     """A form with one quantity input per id (`<prefix>-<id>`); blank is `blank` (None: not asked for)."""
 
     prefix = "qty"
@@ -79,17 +79,17 @@ class ApproveForm(LinesForm):
     reason = StringField(_l("Comment"), validators=[Optional(), Length(max=500)])
 
 
-class RejectForm(FlaskForm):
+class RejectForm(AppForm):
     """HQ's rejection; the reason is required by the service (the message comes back beside the field)."""
 
     reason = TextAreaField(_l("Reason"), validators=[Length(max=500)], render_kw={"rows": 2})
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """Carries only the CSRF token of an action confirmed in the browser."""
 
 
-class CancelTransferForm(FlaskForm):
+class CancelTransferForm(AppForm):
     """Cancel an in-transit transfer, with an optional reason."""
 
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])

@@ -6,12 +6,13 @@ puts back beside these fields. Selects are filled by the views (and narrowed by 
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from dms.core.forms import AppForm
 
-class MoveForm(FlaskForm):
+
+class MoveForm(AppForm):
     """A new upline (blank: none, a root) from a day on (today or later), and the reason."""
 
     upline_id = SelectField(_l("New upline"), choices=[], validate_choice=False)
@@ -19,7 +20,7 @@ class MoveForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=255)])
 
 
-class TeamForm(FlaskForm):
+class TeamForm(AppForm):
     """A team's name, leader, level and note; a new team may take its leader as its first member."""
 
     name = StringField(_l("Name"), validators=[Optional(), Length(max=80)])
@@ -30,13 +31,13 @@ class TeamForm(FlaskForm):
     add_leader = BooleanField(_l("The leader joins the team as a member"), default=True)
 
 
-class MemberForm(FlaskForm):
+class MemberForm(AppForm):
     """Add a distributor to the team."""
 
     distributor_id = SelectField(_l("Distributor"), choices=[], validate_choice=False)
 
 
-class MoveMemberForm(FlaskForm):
+class MoveMemberForm(AppForm):
     """Move one of the team's members to another team."""
 
     # Its own ids: the page also shows the add-member form, whose select is named distributor_id too.
@@ -44,5 +45,5 @@ class MoveMemberForm(FlaskForm):
     to_team_id = SelectField(_l("To the team"), choices=[], validate_choice=False, id="move-to_team_id")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """An empty form: carries the CSRF token of a button confirmed in the browser (remove, cancel)."""

@@ -6,10 +6,10 @@ list of inputs named `lines-<n>-product_id|quantity|discount|q`, read by `read_l
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from dms.core.forms import AppForm
 from dms.orders.models import PAYMENT_METHODS
 from dms.orders.pricing import MAX_LINES
 from dms.orders.queries import LineRow, number
@@ -47,7 +47,7 @@ def read_lines(formdata, start_blank: int = 0) -> list[LineRow]:
     return rows
 
 
-class OrderForm(FlaskForm):
+class OrderForm(AppForm):
     """A new order: an existing customer or a new one, the distributor (HQ), where it ships from, a campaign
     code, a note."""
 
@@ -66,13 +66,13 @@ class OrderForm(FlaskForm):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
 
 
-class EditOrderForm(FlaskForm):
+class EditOrderForm(AppForm):
     """A pending order's lines (read separately) and note; its campaign code stays the one it was placed with."""
 
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
 
 
-class PayForm(FlaskForm):
+class PayForm(AppForm):
     """Record the payment of the whole total: how, and the payment's reference."""
 
     method = SelectField(_l("Paid by"), choices=[SelectChoice(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS],
@@ -80,20 +80,20 @@ class PayForm(FlaskForm):
     reference = StringField(_l("Payment reference"), validators=[Optional(), Length(max=64)])
 
 
-class CourierForm(FlaskForm):
+class CourierForm(AppForm):
     """Give the order to one of its distributor's couriers."""
 
     courier_id = SelectField(_l("Courier"), choices=[], validate_choice=False,
                              validators=[DataRequired(_l("Choose a courier."))])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(AppForm):
     """A move with an optional note (ship, deliver, complete)."""
 
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
-class CancelForm(FlaskForm):
+class CancelForm(AppForm):
     """Cancel: why, and a tick box that confirms it."""
 
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
@@ -101,7 +101,7 @@ class CancelForm(FlaskForm):
                            validators=[DataRequired(_l("Tick the box to confirm."))])
 
 
-class RefundForm(FlaskForm):
+class RefundForm(AppForm):
     """Refund: why (required), whether the goods go back into stock, and a tick box that confirms it."""
 
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the order is refunded.")),
@@ -113,7 +113,7 @@ class RefundForm(FlaskForm):
                            validators=[DataRequired(_l("Tick the box to confirm."))])
 
 
-class RateForm(FlaskForm):
+class RateForm(AppForm):
     """The customer's rating, recorded on their behalf: 1-5 and a comment."""
 
     score = IntegerField(_l("Rating (1-5)"), validators=[DataRequired(_l("A whole number from 1 to 5.")),
@@ -122,7 +122,7 @@ class RateForm(FlaskForm):
     comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500)])
 
 
-class AssignDistributorForm(FlaskForm):
+class AssignDistributorForm(AppForm):
     """HQ gives an unassigned order to a distributor."""
 
     distributor_id = SelectField(_l("Distributor"), choices=[], validators=[DataRequired(_l("Choose a distributor."))])

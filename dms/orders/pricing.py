@@ -39,7 +39,8 @@ def money(value, field: str) -> Decimal:
         raise ValidationError(fields={field: [_("An amount such as 500.00.")]}) from None
     if not amount.is_finite() or amount < 0 or amount > Decimal("999999999999.99"):
         raise ValidationError(fields={field: [_("An amount such as 500.00.")]})
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    # copy_abs: "-0" is not below 0, but would be kept as -0.00 and printed so.
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP).copy_abs()
 
 
 @dataclass
@@ -80,7 +81,7 @@ def price_lines(raw_lines, allow_discount: bool = False, *, region_code: str | N
         except ValidationError as exc:
             errors.update(exc.fields)
     ids = [raw.get("product_id") if isinstance(raw, dict) else None for raw in raw_lines]
-    wanted = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+    wanted = [i for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31]
     # Each product with its retail price in force, in one query; tags are not needed to price (still loadable).
     rows = db.session.execute(select(Product, catalog.price_in_force(Product.id).scalar_subquery())
                               .options(lazyload(Product.tags)).where(Product.id.in_(wanted))).all() if wanted else []
@@ -107,10 +108,11 @@ def price_lines(raw_lines, allow_discount: bool = False, *, region_code: str | N
             quantity = _quantity(raw.get("quantity"), f"lines.{n}.quantity")
             gross = (price * quantity).quantize(CENT, rounding=ROUND_HALF_UP)
             discount = Decimal("0.00")
-            if raw.get("discount") not in (None, "", 0, "0"):
+            if raw.get("discount") not in (None, ""):
+                discount = money(raw.get("discount"), f"lines.{n}.discount")
+            if discount:  # a zero discount ("0", 0, "0.00") is no discount, from anyone
                 if not allow_discount:
                     raise ValidationError(fields={f"lines.{n}.discount": [_("Discounts are set by staff only.")]})
-                discount = money(raw.get("discount"), f"lines.{n}.discount")
                 if discount > gross:
                     raise ValidationError(fields={f"lines.{n}.discount": [
                         _("At most the line's amount, %(gross)s.", gross=f"{gross:.2f}")]})

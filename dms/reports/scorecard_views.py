@@ -11,14 +11,13 @@ from flask import flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from dms.core.auth import require_permission
 from dms.core.errors import ValidationError
-from dms.core.forms import form_status, submit
+from dms.core.forms import AppForm, form_status, submit
 from dms.core.periods import month_name, parse_month
 from dms.core.render import htmx_redirect, render
 from dms.core.scope import HQ_SCOPE, get_scoped
@@ -30,7 +29,7 @@ VIEW = "reports.view"
 NUMBER = {"inputmode": "decimal", "autocomplete": "off"}
 
 
-class WeightsForm(FlaskForm):
+class WeightsForm(AppForm):
     """One weight (0-100) per criterion; the service checks the numbers."""
 
 
@@ -39,7 +38,7 @@ for _code in sc.CRITERIA:
                                             render_kw=NUMBER))
 
 
-class RecomputeForm(FlaskForm):
+class RecomputeForm(AppForm):
     """The month HQ recomputes."""
 
     period = StringField(_l("Month"), validators=[DataRequired(), Length(max=7)],

@@ -12,7 +12,7 @@ _LEVEL_ORDER = case({level: rank for rank, level in enumerate(LEVELS)}, value=Re
 
 def get_region(code: str) -> Region:
     """The region with this GB/T 2260 code; raises NotFound."""
-    region = db.session.get(Region, code) if code else None
+    region = db.session.get(Region, code) if _is_code(code) else None
     if region is None:
         raise NotFound()
     return region
@@ -20,11 +20,19 @@ def get_region(code: str) -> Region:
 
 def find_region(code: str | None) -> Region | None:
     """The region with this code, or None when the code is empty or unknown."""
-    return db.session.get(Region, code) if code else None
+    return db.session.get(Region, code) if _is_code(code) else None
+
+
+def _is_code(code) -> bool:
+    """Whether `code` can be a GB/T 2260 code (six digits): anything else is unknown without asking the
+    database (PostgreSQL refuses text holding NUL with an error, not an empty result)."""
+    return isinstance(code, str) and len(code) == 6 and code.isascii() and code.isdigit()
 
 
 def children(code: str | None = None) -> list[Region]:
     """The regions directly under `code` (the provinces for None), by code; unknown code gives []."""
+    if code is not None and not _is_code(code):
+        return []
     parent = Region.parent_code.is_(None) if code is None else Region.parent_code == code
     return list(db.session.scalars(select(Region).where(parent).order_by(Region.code)))
 

@@ -18,14 +18,31 @@ def test_healthz_is_ok_with_the_database_up(client):
     assert data["checks"]["redis"].startswith("not configured")
 
 
-def test_healthz_is_503_and_names_the_failed_check_when_redis_is_unreachable(app, client, monkeypatch):
+def test_healthz_is_degraded_but_200_when_redis_is_unreachable(app, client, monkeypatch):
+    """Without Redis pages and orders still work (jobs wait in the outbox): the node must stay in the pool."""
     monkeypatch.setitem(app.config, "REDIS_URL", CLOSED_REDIS_URL)
+    db.session.add(Job(name="a.b", status="pending", queue="default"))
+    jobs.commit()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["status"] == "degraded"
+    assert data["checks"]["database"] == "ok"
+    assert data["checks"]["redis"].startswith("error: ")
+    assert data["outbox"] == 1
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(app, client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", refuse)
     response = client.get("/healthz")
     assert response.status_code == 503
     data = response.get_json()
-    assert data["status"] == "unavailable"
-    assert data["checks"]["database"] == "ok"
-    assert data["checks"]["redis"].startswith("error: ")
+    assert data["status"] == "unavailable" and data["checks"]["database"].startswith("error: ")
 
 
 def test_metrics_expose_requests_latency_jobs_and_outbox(client):

@@ -100,7 +100,7 @@ class Process:
         return self.wait(timeout)
 
     def kill(self):
-        """SIGKILL its whole process group (gunicorn's workers, RQ's work horses, the cron child)."""
+        """SIGKILL its process group: gunicorn's workers, the cron child (not RQ's work horses: they have their own)."""
         if self.popen is None:
             return
         try:

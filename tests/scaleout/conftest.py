@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from tests.conftest import require_service
-from tests.scaleout.cluster import scratch_database, with_redis_db
+from tests.conftest import flushed_redis_db, postgres_server_url
+from tests.scaleout.cluster import scratch_database
 
 REDIS_DB = 13  # no other test uses it (the Redis tests use DMS_TEST_REDIS_URL, database 15)
 
@@ -23,10 +23,7 @@ def _clean_state():
 @pytest.fixture
 def scaleout_database_url():
     """A fresh, empty PostgreSQL database (dms_scaleout_<pid>) on the server of DMS_TEST_DATABASE_URL; dropped after."""
-    url = os.environ.get("DMS_TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        pytest.fail("the scale-out test needs DMS_TEST_DATABASE_URL pointing at PostgreSQL", pytrace=False)
-    require_service("PostgreSQL", url.replace("+psycopg", ""), 5432)
+    url = postgres_server_url("the scale-out test")
     with scratch_database(url, f"dms_scaleout_{os.getpid()}") as scratch:
         yield scratch
 
@@ -34,15 +31,8 @@ def scaleout_database_url():
 @pytest.fixture
 def scaleout_redis_url():
     """Database 13 of the test Redis, flushed before and after."""
-    from redis import Redis
-
-    url = with_redis_db(os.environ.get("DMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), REDIS_DB)
-    require_service("Redis", url, 6379)
-    connection = Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
+    with flushed_redis_db(REDIS_DB) as url:
+        yield url
 
 
 @pytest.fixture
