@@ -59,8 +59,10 @@ def test_the_settlement_job_runs_through_the_outbox(app, chain, completed_order,
 def test_concurrent_accruals_of_one_order_add_each_entry_once(app, chain, completed_order, publish_rules):
     seller, city = chain(2)
     publish_rules(rates=("10", "5"))
-    order = completed_order(seller, amount="100.00")
-    outcomes = race(app, 6, lambda n: ledger.accrue_order(order.id))
+    # The id is read here, not in the threads: an expired ORM object would be refreshed through this
+    # thread's session, from six threads at once.
+    order_id = completed_order(seller, amount="100.00").id
+    outcomes = race(app, 6, lambda n: ledger.accrue_order(order_id))
     assert sorted(value for _, value in outcomes) == [0, 0, 0, 0, 0, 2]
     assert db.session.scalar(select(func.count(CommissionEntry.id))) == 2
 
