@@ -1,7 +1,7 @@
 """Factories for distributors: valid ID numbers and credit codes, distributors, grants (fixtures via conftest)."""
 
 import itertools
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from stdnum.cn import ric, uscc
@@ -108,3 +108,24 @@ def hq_warehouse(app):
 
     hq = select(Warehouse).where(Warehouse.distributor_id.is_(None)).order_by(Warehouse.id)
     return db.session.scalars(hq).first()
+
+
+def publish_backdated_rules(rates) -> None:
+    """Commission rules v1 published in 2025 paying `rates` (levels 1..n), no hold, and every open upline
+    link backdated to 2025 too, so orders completed last month accrue and are payable now (committed).
+    For the drills that seed a database in another process's layout; in-process tests use publish_rules."""
+    from sqlalchemy import update
+
+    from dms.commissions.models import RuleLevel, RuleVersion
+    from dms.core.jobs import commit
+    from dms.distributors.models import UplineLink
+    from dms.extensions import db
+
+    start = datetime(2025, 1, 1)
+    version = RuleVersion(number=1, status="published", effective_from=start, published_at=start, mode="multi",
+                          max_levels=len(rates), hold_days=0)
+    version.levels = [RuleLevel(level=n, rate=rate) for n, rate in enumerate(rates, start=1)]
+    db.session.add(version)
+    # The tree must hold at the orders' (backdated) completion: the links start before it.
+    db.session.execute(update(UplineLink).where(UplineLink.effective_to.is_(None)).values(effective_from=start))
+    commit()

@@ -32,9 +32,8 @@ from dms.catalog.forms import TRACKING_LABELS
 from dms.catalog.models import TRACKING, Price, Product
 from dms.core import spreadsheets
 from dms.core.errors import DomainError, Forbidden
-from dms.core.forms import control_character_errors
 from dms.core.locks import lock_subject
-from dms.core.spreadsheets import ImportRejected, RowError, Table, reject
+from dms.core.spreadsheets import ImportRejected, RowError, Table, control_character_errors, reject
 from dms.core.time import utcnow
 from dms.extensions import db
 

@@ -1,9 +1,6 @@
 """Form plumbing shared by every area: the base forms that guard text input, run a service from a valid
 form, errors back in place."""
 
-import re
-
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Form as WTForm
 from wtforms import StringField, TextAreaField
@@ -11,34 +8,8 @@ from wtforms.validators import StopValidation
 
 from dms.core.errors import DomainError
 from dms.core.jobs import commit
+from dms.core.text import CONTROL_MESSAGE, has_control_characters
 from dms.extensions import db
-
-# Characters no one types into a form: C0 controls (PostgreSQL refuses NUL in text outright), DEL, and the
-# bidirectional embedding/override/isolate controls that make text display other than it reads ("Trojan
-# source"). Tab is allowed everywhere; line breaks only in text areas (a one-line input cannot hold them,
-# so one there was sent by hand, e.g. to inject a header line into a CSV or mail).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-_LINE_BREAK = re.compile("[\r\n\x85\u2028\u2029]")
-
-
-def control_character_errors(headers: list[str], rows) -> list:
-    """RowErrors of an uploaded table's cells holding control characters (line breaks are fine in a cell)."""
-    from dms.core.spreadsheets import RowError
-
-    errors = [RowError(None, header, str(CONTROL_MESSAGE)) for header in headers
-              if has_control_characters(header, multiline=True)]
-    for number, cells in rows:
-        errors.extend(RowError(number, headers[i] if i < len(headers) else "", str(CONTROL_MESSAGE))
-                      for i, cell in enumerate(cells) if has_control_characters(cell, multiline=True))
-    return errors
-
-
-def has_control_characters(text: str, multiline: bool = False) -> bool:
-    """True when `text` holds a character the guard refuses (line breaks too, unless `multiline`)."""
-    return bool(_CONTROL.search(text) or (not multiline and _LINE_BREAK.search(text)))
-
-
-CONTROL_MESSAGE = _l("Remove the control characters (invisible characters) from this text.")
 
 
 class NoControlCharacters:

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from dms.core.errors import ValidationError
+from dms.core.text import CONTROL_MESSAGE, has_control_characters
 from dms.core.time import business_tz
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -29,7 +30,6 @@ DEFAULT_MAX_ROWS = 5000
 MAX_COLUMNS = 64
 # An XLSX is a zip: refuse one that would inflate beyond this (a "zip bomb") before parsing it.
 MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -237,6 +237,24 @@ def read_table(filename: str, data: bytes, *, max_bytes: int, max_rows: int, too
 
 # ---------------------------------------------------------------- writing files
 
+def control_character_errors(headers: list[str], rows) -> list[RowError]:
+    """RowErrors of an uploaded table's cells holding control characters (line breaks are fine in a cell)."""
+    errors = [RowError(None, header, str(CONTROL_MESSAGE)) for header in headers
+              if has_control_characters(header, multiline=True)]
+    for number, cells in rows:
+        errors.extend(RowError(number, headers[i] if i < len(headers) else "", str(CONTROL_MESSAGE))
+                      for i, cell in enumerate(cells) if has_control_characters(cell, multiline=True))
+    return errors
+
+
+def xlsx_text(value):
+    """A value as an XLSX cell may hold it: text without the control characters XML 1.0 cannot carry
+    (openpyxl's own list; it would raise on them), anything else as it is."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def _csv_cell(value) -> str:
     if value is None:
         return ""
@@ -274,7 +292,7 @@ def to_xlsx(header: list[str], rows: list[list], title: str, *, widths: tuple[in
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([_CONTROL_CHARS.sub("", v) if isinstance(v, str) else v for v in row])
+        sheet.append([xlsx_text(v) for v in row])
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str) and (text_cells or cell.data_type == "f"):
                 cell.data_type = "s"  # "=..." typed by a user is text, not a formula to run

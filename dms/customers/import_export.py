@@ -26,10 +26,9 @@ from sqlalchemy import select
 from dms.core import spreadsheets
 from dms.core.crypto import mask_phone
 from dms.core.errors import DomainError, Forbidden, ValidationError
-from dms.core.forms import control_character_errors
 from dms.core.identity import normalise_mobile
 from dms.core.locks import lock_subject
-from dms.core.spreadsheets import ImportRejected, RowError, reject
+from dms.core.spreadsheets import ImportRejected, RowError, control_character_errors, reject
 from dms.core.time import business_tz
 from dms.customers import services
 from dms.customers.models import CUSTOMER_KINDS, CUSTOMER_SOURCES, Customer, CustomerPhone

@@ -25,7 +25,7 @@ from dms.core.errors import BadRequest, Forbidden, ValidationError
 from dms.core.nav import nav_url
 from dms.core.render import render
 from dms.core.scope import scoped
-from dms.core.spreadsheets import XLSX_TYPE, download, stamp, to_csv
+from dms.core.spreadsheets import XLSX_TYPE, download, stamp, to_csv, xlsx_text
 from dms.distributors.models import Distributor, Warehouse
 from dms.extensions import db
 from dms.reports import (
@@ -43,7 +43,6 @@ from dms.reports import (
 VIEW = "reports.view"
 FORMATS = ("csv", "xlsx")
 MAX_CHOICES = 500
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MODULES = {"sales": sales, "trend": trend, "turnover": turnover, "ranking": performance_ranking,
            "satisfaction": satisfaction, "campaigns": campaign_reports, "commissions": commission_summary}
 DESCRIPTIONS = {
@@ -109,8 +108,7 @@ def _choices(kind: str) -> dict:
 def _xlsx_cell(sheet, value):
     from openpyxl.cell import WriteOnlyCell
 
-    if isinstance(value, str):
-        value = _CONTROL_CHARS.sub("", value)
+    value = xlsx_text(value)
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str) and cell.data_type == "f":
         cell.data_type = "s"  # text that looks like a formula stays text

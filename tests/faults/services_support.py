@@ -12,13 +12,12 @@ import secrets
 import shutil
 import subprocess
 import uuid
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from tests.conftest import postgres_server_url
-from tests.factories import id_number
+from tests.factories import id_number, publish_backdated_rules
 from tests.scaleout.cluster import Http, Process, free_port, python, scratch_database, wait_until
 
 PASSWORD = "correct-horse-battery"
@@ -134,15 +133,12 @@ def wait_for_node(base: str, process: Process, timeout: float = 40):
 
 def seed(app) -> dict:
     """A city upline and a county seller with stock, users, an API client and a published two-level rule."""
-    from sqlalchemy import update
 
     from dms.accounts.services import create_user
     from dms.api.services import create_client
     from dms.catalog.models import Price, Product
-    from dms.commissions.models import RuleLevel, RuleVersion
     from dms.core.jobs import commit
     from dms.distributors import services
-    from dms.distributors.models import UplineLink
     from dms.extensions import db
     from dms.inventory import services as inventory
 
@@ -165,14 +161,8 @@ def seed(app) -> dict:
         courier = create_user(None, username="courier", password=PASSWORD, roles=["courier"],
                               distributor_id=seller.id)
         api_client, secret = create_client(None, name="小程序", distributor_id=seller.id)
-        version = RuleVersion(number=1, status="published", effective_from=datetime(2025, 1, 1),
-                              published_at=datetime(2025, 1, 1), mode="multi", max_levels=2, hold_days=0)
-        version.levels = [RuleLevel(level=n, rate=rate) for n, rate in enumerate(RATES, start=1)]
-        db.session.add(version)
         commit()
-        db.session.execute(update(UplineLink).where(UplineLink.effective_to.is_(None))
-                           .values(effective_from=datetime(2025, 1, 1)))
-        commit()
+        publish_backdated_rules(RATES)
         return {"seller": seller.id, "city": city.id, "region": seller.region_code, "product": product.id,
                 "courier": courier.id, "client_id": api_client.client_id, "secret": secret}
 

@@ -29,12 +29,12 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from tests.factories import id_number
+from tests.factories import id_number, publish_backdated_rules
 from tests.scaleout.cluster import Http, Process, free_port, healthy, python, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.redis]
@@ -72,14 +72,10 @@ def _product(name: str, sku: str, price: Decimal):
 
 def seed(app) -> dict:
     """The network, stock, users, API clients and the rule version, made through the app's services."""
-    from sqlalchemy import update
 
     from dms.accounts.services import create_user
     from dms.api.services import create_client
-    from dms.commissions.models import RuleLevel, RuleVersion
     from dms.core.jobs import commit
-    from dms.distributors.models import UplineLink
-    from dms.extensions import db
     from dms.inventory import services as inventory
 
     with app.app_context():
@@ -102,16 +98,8 @@ def seed(app) -> dict:
             api_client, secret = create_client(None, name=f"小程序-{key}", distributor_id=seller.id)
             sellers[key] = {"id": seller.id, "region": seller.region_code, "courier_id": courier.id,
                             "client_id": api_client.client_id, "secret": secret, "manager": f"manager_{key}"}
-        # Published in the past, paying three levels, no hold: last month's orders are payable now.
-        version = RuleVersion(number=1, status="published", effective_from=datetime(2025, 1, 1),
-                              published_at=datetime(2025, 1, 1), mode="multi", max_levels=3, hold_days=0)
-        version.levels = [RuleLevel(level=n, rate=rate) for n, rate in enumerate(RATES, start=1)]
-        db.session.add(version)
         commit()
-        # The tree must hold at the orders' (backdated) completion: the links start before it.
-        db.session.execute(update(UplineLink).where(UplineLink.effective_to.is_(None))
-                           .values(effective_from=datetime(2025, 1, 1)))
-        commit()
+        publish_backdated_rules(RATES)  # three levels, no hold: last month's orders are payable now
         return {"sellers": sellers, "hot": hot.id, "water": water.id, "city": city.id, "province": province.id,
                 "uplines": {seller_a.id: [seller_a.id, city.id, province.id],
                             seller_b.id: [seller_b.id, city.id, province.id]}}
