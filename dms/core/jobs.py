@@ -24,10 +24,11 @@ from datetime import timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, event, inspect, or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dms.core.models import Job
+from dms.core.rows import get_or_insert
 from dms.core.time import utcnow
 from dms.extensions import db
 
@@ -59,26 +60,14 @@ def enqueue(func, *ids, queue: str = "default", key: str | None = None, owner_id
     """Record a job in the current transaction; with a business `key` an existing job is reused."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
-    if key is not None:
-        existing = db.session.scalar(select(Job).where(Job.key == key))
-        if existing is not None:
-            return existing
     job = Job(name=job_name(func), args=list(ids), queue=queue, key=key, owner_id=owner_id)
-    if key is not None and db.session.get_bind().dialect.name != "sqlite":
-        # Two transactions may race for one key: the loser's insert fails inside a savepoint, so its
-        # own transaction survives and it reuses the winner's job. (pysqlite's savepoints cannot be
-        # trusted without a prior BEGIN, and SQLite serialises writers anyway.)
-        try:
-            with db.session.begin_nested():
-                db.session.add(job)
-        except IntegrityError:
-            existing = db.session.scalar(select(Job).where(Job.key == key))
-            if existing is None:
-                raise
-            return existing
-    else:
+    if key is None:
         db.session.add(job)
         db.session.flush()
+    else:
+        job, inserted = get_or_insert(job, Job.key == key)
+        if not inserted:
+            return job  # the business key's job exists (or a concurrent transaction just added it)
     db.session.info.setdefault(_PENDING_KEY, []).append(job)
     return job
 

@@ -5,13 +5,13 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import false, func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from dms.accounts.models import User
 from dms.core import audit
 from dms.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from dms.core.identity import normalise_mobile
 from dms.core.locks import lock_subject
+from dms.core.rows import get_or_insert
 from dms.core.scope import HQ_SCOPE, scoped
 from dms.core.time import business_day_bounds_utc, utcnow
 from dms.customers.models import (
@@ -257,14 +257,8 @@ def tags_named(names: list[str]) -> list[CustomerTag]:
     for name in names:
         if name in found:
             continue
-        tag = CustomerTag(name=name)
-        try:
-            # Another request may create the same tag meanwhile: lose the race inside a savepoint, reuse theirs.
-            with db.session.begin_nested():
-                db.session.add(tag)
-            found[name] = tag
-        except IntegrityError:
-            found[name] = db.session.scalar(select(CustomerTag).where(CustomerTag.name == name))
+        # Another request may create the same tag meanwhile: then theirs is reused.
+        found[name], _inserted = get_or_insert(CustomerTag(name=name), CustomerTag.name == name)
     return [found[n] for n in names]
 
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from dms.accounts.models import User
 from dms.core import jobs
@@ -29,6 +27,7 @@ from dms.core.i18n import current_locale
 from dms.core.models import Job
 from dms.core.pdf import page_counter_css, render_pdf_document, report_path, static_url, write_atomically
 from dms.core.periods import parse_month
+from dms.core.rows import get_or_insert
 from dms.core.scope import HQ_SCOPE
 from dms.core.time import utcnow
 from dms.extensions import db
@@ -121,27 +120,6 @@ def download_url(report_file_id: int) -> str:
     return current_app.url_map.bind("localhost").build("reports.download_report", {"report_file_id": report_file_id})
 
 
-def _find_or_create(key: str, **fields) -> ReportFile:
-    existing = db.session.scalar(select(ReportFile).where(ReportFile.key == key))
-    if existing is not None:
-        return existing
-    row = ReportFile(key=key, **fields)
-    if db.session.get_bind().dialect.name != "sqlite":
-        # Two requests may race for one key: the loser's insert fails in a savepoint and it takes the winner's row.
-        try:
-            with db.session.begin_nested():
-                db.session.add(row)
-        except IntegrityError:
-            existing = db.session.scalar(select(ReportFile).where(ReportFile.key == key))
-            if existing is None:
-                raise
-            return existing
-    else:
-        db.session.add(row)
-        db.session.flush()
-    return row
-
-
 def _attempt(job: Job | None) -> int:
     if job is None or not job.key:
         return 0
@@ -190,10 +168,12 @@ def request_report(actor, kind: str, params, locale: str | None = None, func=Non
         locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
         title = str(definition.title)
-    report_file = _find_or_create(report_key(definition.kind, cleaned, distributor_id, locale),
-                                  kind=definition.kind, title=title[:200], params=cleaned, locale=locale,
-                                  orientation=definition.orientation, owner_id=getattr(actor, "id", None),
-                                  distributor_id=distributor_id)
+    key = report_key(definition.kind, cleaned, distributor_id, locale)
+    report_file, _inserted = get_or_insert(
+        ReportFile(key=key, kind=definition.kind, title=title[:200], params=cleaned, locale=locale,
+                   orientation=definition.orientation, owner_id=getattr(actor, "id", None),
+                   distributor_id=distributor_id),
+        ReportFile.key == key)
     ensure_job(report_file, func, refresh=refresh)
     return report_file
 
