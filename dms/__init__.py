@@ -50,7 +50,7 @@ def create_app(config=None) -> Flask:
     app.url_map.converters["int"] = BoundedInt
     Path(app.instance_path).mkdir(exist_ok=True)
 
-    from dms.core import i18n
+    from dms.core import i18n, local_dates  # noqa: F401 - local_dates registers SQLite's dms_local_date
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)

@@ -13,26 +13,22 @@ The parameters shared by the reports (a period given as months or days, ids, cho
 a bad one raises ValidationError, which the pages answer with 400 and the message.
 """
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, event, func, literal, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import func, literal, select
 
 from dms.catalog.models import Product
 from dms.core import charts
 from dms.core.errors import ValidationError
+from dms.core.local_dates import local_date, local_day
 from dms.core.periods import month_last_day, month_name, utc_start
 from dms.core.scope import HQ_SCOPE, scoped
-from dms.core.time import business_today, business_tz
+from dms.core.time import business_today
 from dms.distributors.models import Distributor
 from dms.extensions import db
 from dms.orders.models import Order, OrderLine
@@ -145,49 +141,6 @@ def period_label(start: date, end: date) -> str:
 def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """The UTC instants [start of `start`, start of the day after `end`)."""
     return utc_start(start), utc_start(end + timedelta(days=1))
-
-
-def local_day(moment: datetime) -> date:
-    """The business day of a naive UTC timestamp."""
-    return moment.replace(tzinfo=UTC).astimezone(business_tz()).date()
-
-
-class _LocalDate(FunctionElement):
-    """SQL: the business day (DMS_TIMEZONE) of a naive UTC timestamp column, as a DATE."""
-
-    type = Date()
-    inherit_cache = True
-    name = "dms_local_date"
-
-
-@compiles(_LocalDate, "postgresql")
-def _local_date_postgresql(element, compiler, **kw):
-    moment, zone = list(element.clauses)
-    return f"CAST(timezone({compiler.process(zone, **kw)}, timezone('UTC', {compiler.process(moment, **kw)})) AS DATE)"
-
-
-@compiles(_LocalDate)
-def _local_date_other(element, compiler, **kw):
-    # SQLite has no time zones: the Python function registered on every SQLite connection below.
-    return f"dms_local_date({compiler.process(element.clauses, **kw)})"
-
-
-def _sqlite_local_date(moment, zone):
-    if moment is None:
-        return None
-    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).date().isoformat()
-
-
-@event.listens_for(Engine, "connect")
-def _register_sqlite_functions(dbapi_connection, connection_record):
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function("dms_local_date", 2, _sqlite_local_date, deterministic=True)
-
-
-def local_date(moment):
-    """SQL: the business day of a timestamp column, so reports group by day in the database."""
-    return _LocalDate(moment, literal(business_tz().key))
 
 
 def sale_moment():

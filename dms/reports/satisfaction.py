@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from dms.core import charts
+from dms.core.local_dates import local_date
 from dms.core.periods import month_name
 from dms.core.scope import scoped
 from dms.core.time import business_today
@@ -72,7 +73,7 @@ def build(actor, params: dict) -> dict:
     by_month: dict = {}
     for owner, score, n in counted(Order.distributor_id):
         by_distributor.setdefault(owner, Tally(owner, "")).counts[score] += n
-    for day, score, n in counted(sales.local_date(OrderRating.at)):
+    for day, score, n in counted(local_date(OrderRating.at)):
         overall.counts[score] += n
         month = month_name(day.replace(day=1))
         by_month.setdefault(month, Tally(month, month)).counts[score] += n

@@ -15,6 +15,7 @@ from sqlalchemy import func
 
 from dms.catalog.models import Product
 from dms.core import charts
+from dms.core.local_dates import local_date
 from dms.core.periods import next_month
 from dms.core.time import business_today
 from dms.distributors.models import Distributor
@@ -109,7 +110,7 @@ def build(actor, params: dict) -> dict:
         sales.invalid("granularity", _("Too many points for this range: choose a coarser step or a shorter range."))
     by_start = {bucket_start(b.start, granularity): b for b in points}
     # Grouped by business day in the database (an order has one day), folded into the buckets here.
-    day = sales.local_date(sales.sale_moment())
+    day = local_date(sales.sale_moment())
     stmt = sales.sales_lines(actor, start, end, distributor_id=distributor_id, product_id=product_id, columns=(
         day, func.count(func.distinct(Order.id)), func.sum(OrderLine.quantity), func.sum(OrderLine.amount)))
     for when, count, quantity, amount in db.session.execute(stmt.group_by(day)):
