@@ -1,11 +1,9 @@
 """Network fixtures: completed orders written directly, a backdated tree, an HQ actor, a query counter."""
 
-from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 D = Decimal
 PAST = datetime(2025, 1, 1)  # links backdated to here are in force for every month the tests look at
@@ -56,22 +54,3 @@ def tree(make_distributor, link):
 def hq(make_user):
     """An HQ admin (every permission)."""
     return make_user("admin")
-
-
-@contextmanager
-def counting_queries():
-    """Count the SQL statements run inside the block: `with counting_queries() as count: ...`; count[0] is the
-    number, count[1:] the statements."""
-    from dms.extensions import db
-
-    count = [0]
-
-    def before(_conn, _cursor, statement, *_args):
-        count[0] += 1
-        count.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield count
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
