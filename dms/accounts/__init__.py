@@ -22,10 +22,17 @@ def init_app(app):
         from flask import g
 
         from dms.accounts.services import load_session
+        from dms.core.jobs import commit
+        from dms.extensions import db
 
         if not user_id.isdigit():
             return None
+        fresh = not db.session().in_transaction()  # nothing of this request's own work is in the session yet
         found = load_session(int(user_id), session.get(SESSION_TOKEN))
+        if fresh and db.session.dirty:
+            # The session row's touch (or an idle session's revocation) gets a commit of its own: a page
+            # that only reads commits nothing, and an active reader must not go idle.
+            commit()
         if found is None:
             session.clear()
             return None

@@ -157,3 +157,29 @@ def test_login_is_throttled_per_account_across_addresses(app, make_user):
                           environ_base={"REMOTE_ADDR": "10.0.2.1"})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert not _logged_in(client)
+
+
+def test_a_session_used_only_for_reading_stays_alive(app, make_user):
+    """Page views that write nothing still move last_seen_at (once a minute): an active reader is not idle."""
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    user = make_user("reviewer")
+    client = logged_in_client(app, user)
+    row = _sessions(user)[0]
+    row.last_seen_at -= idle - timedelta(minutes=1)
+    db.session.commit()
+    backdated = row.last_seen_at
+    assert _logged_in(client)  # a GET: the page itself commits nothing
+    db.session.expire_all()
+    assert _sessions(user)[0].last_seen_at >= backdated + idle - timedelta(minutes=1)  # now
+    assert _logged_in(client)
+
+
+def test_an_idle_sessions_revocation_is_stored(app, make_user):
+    user = make_user("reviewer")
+    client = logged_in_client(app, user)
+    row = _sessions(user)[0]
+    row.last_seen_at -= timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
+    db.session.commit()
+    assert not _logged_in(client)
+    db.session.expire_all()
+    assert _sessions(user)[0].revoked_at is not None
