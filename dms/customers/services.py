@@ -52,15 +52,7 @@ def clean_address(data) -> dict:
         cleaned["phone"] = normalise_mobile(phone if isinstance(phone, str) else "", "phone")
     except ValidationError as exc:
         errors.update(exc.fields)
-    code = data.get("region_code")
-    region = find_region(code) if isinstance(code, str) else None
-    if region is None:
-        errors["region_code"] = [_("Choose a region (a GB/T 2260 code such as 440605).")]
-    else:
-        cleaned["region_code"] = region.code
-    if errors:
-        raise ValidationError(fields=errors)
-    return cleaned
+    return _with_region(data, cleaned, errors)
 
 
 def find_or_create(actor, distributor_id: int | None, data) -> Customer:
@@ -426,6 +418,11 @@ def clean_customer_address(data) -> dict:
     errors: dict = {}
     cleaned = {"label": _text(data, "label", 32, errors), "street": _text(data, "street", 100, errors),
                "address": _text(data, "address", 255, errors)}
+    return _with_region(data, cleaned, errors)
+
+
+def _with_region(data: dict, cleaned: dict, errors: dict) -> dict:
+    """`cleaned` with the region code of `data` checked; ValidationError with every field's errors so far."""
     code = data.get("region_code")
     region = find_region(code) if isinstance(code, str) else None
     if region is None:
