@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from dms.config import INSTANCE, ROOT, load_config
+from dms.core.rows import MAX_ID
 from dms.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -18,7 +19,7 @@ class BoundedInt(IntegerConverter):
              r"|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])")
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

@@ -13,11 +13,11 @@ from dms.api.helpers import json_body, paginate
 from dms.catalog import services
 from dms.catalog.models import STATUSES, TRACKING, Category, Product
 from dms.core.errors import ValidationError
+from dms.core.rows import MAX_ID
 from dms.distributors.models import Distributor
 from dms.extensions import db
 
 LEVELS = list(services.LEVELS)
-MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 
 def _money(value) -> str | None:

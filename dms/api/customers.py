@@ -18,6 +18,7 @@ from dms.core.crypto import mask_phone
 from dms.core.errors import Conflict, NotFound, ValidationError
 from dms.core.listing import contains_pattern
 from dms.core.locks import lock_subject
+from dms.core.rows import is_row_id
 from dms.core.scope import HQ_SCOPE
 from dms.core.time import business_today
 from dms.customers import services as customers
@@ -62,7 +63,7 @@ def customers_query(principal):
 
 def scoped_customer(principal, customer_id: int) -> Customer:
     """One customer within the caller's scope; NotFound otherwise (another distributor's included)."""
-    if not 0 < customer_id < 2**31:
+    if not is_row_id(customer_id):
         raise NotFound()
     customer = db.session.scalar(customers_query(principal).where(Customer.id == customer_id))
     if customer is None:
@@ -151,7 +152,7 @@ def _distributor(principal, distributor_id: int | None, region_code: str) -> Dis
         return distributor_for(region_code, on=business_today())
     if own is not None and distributor_id != own and not principal.can(HQ_SCOPE):
         raise NotFound(_("Unknown distributor."))
-    distributor = db.session.get(Distributor, distributor_id) if 0 < distributor_id < 2**31 else None
+    distributor = db.session.get(Distributor, distributor_id) if is_row_id(distributor_id) else None
     if distributor is None:
         raise ValidationError(fields={"distributor_id": [_("Unknown distributor.")]})
     return distributor

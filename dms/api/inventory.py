@@ -15,12 +15,11 @@ from dms.api.auth import api_view
 from dms.api.helpers import json_body
 from dms.catalog.models import Product
 from dms.core.errors import NotFound, ValidationError
+from dms.core.rows import MAX_ID
 from dms.core.scope import scoped
 from dms.distributors.models import Warehouse
 from dms.extensions import db
 from dms.inventory import services
-
-MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 
 def _product(product_id: int) -> Product:

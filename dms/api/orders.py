@@ -16,13 +16,13 @@ from dms.api.auth import api_view
 from dms.api.helpers import json_body, paginate
 from dms.core.crypto import mask_phone
 from dms.core.errors import BadRequest, DomainError, Forbidden, InsufficientStock, ValidationError
+from dms.core.rows import MAX_ID
 from dms.orders import ratings, services, transitions
 from dms.orders.models import ORDER_STATES, PAYMENT_METHODS, Order
 
 # Whoever may read orders at all: staff and clients (orders.view), couriers their own deliveries.
 READ_PERMISSIONS = ("orders.view", "deliveries.own")
 MOVE_PERMISSIONS = ("orders.manage", "deliveries.own")
-MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 
 def _timestamp(value) -> str | None:

@@ -14,6 +14,7 @@ from dms.api.models import ApiClient
 from dms.api.principal import Principal
 from dms.core import audit
 from dms.core.errors import Forbidden, NotFound, Unauthorized, ValidationError
+from dms.core.rows import is_row_id
 from dms.core.time import utcnow
 from dms.distributors.models import Distributor
 from dms.extensions import db
@@ -81,7 +82,7 @@ def create_client(actor, *, name: str, role_id: int | None = None,
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationError(fields={"name": [_("Give a name of at most 120 characters.")]})
-    if distributor_id is not None and (not 0 < distributor_id < 2**31
+    if distributor_id is not None and (not is_row_id(distributor_id)
                                        or db.session.get(Distributor, distributor_id) is None):
         raise ValidationError(fields={"distributor_id": [_("No distributor has this ID.")]})
     role = _client_role(actor, role_id)

@@ -24,6 +24,7 @@ from dms.campaigns.models import CAMPAIGN_STATES, MECHANISMS, Campaign, Campaign
 from dms.catalog.models import Product
 from dms.core import audit
 from dms.core.errors import Forbidden, InvalidTransition, NotFound, ValidationError
+from dms.core.rows import is_row_id
 from dms.core.scope import HQ_SCOPE
 from dms.core.time import business_today, business_tz, utcnow
 from dms.extensions import db
@@ -80,7 +81,7 @@ def campaigns_query(actor, *, status: str | None = None, active_from: date | Non
 def get_campaign(actor, campaign_id) -> Campaign:
     """One campaign by id; NotFound for an unknown or malformed id, Forbidden for non-HQ users."""
     _require(actor)
-    if isinstance(campaign_id, bool) or not isinstance(campaign_id, int) or not 0 < campaign_id < 2**31:
+    if not is_row_id(campaign_id):
         raise NotFound()
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
@@ -201,7 +202,7 @@ def _products(values, errors: dict) -> list[Product]:
     for value in values:
         if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        if not is_row_id(value):
             errors["product_ids"] = [_("Choose products from the list.")]
             return []
         if value not in ids:

@@ -25,6 +25,7 @@ from dms.commissions.models import (
 )
 from dms.core import audit
 from dms.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from dms.core.rows import MAX_ID
 from dms.core.time import utcnow
 from dms.extensions import db
 from dms.territories.models import LEVELS
@@ -146,12 +147,12 @@ def _clean_overrides(rows, max_levels, errors) -> list[RuleOverride]:
             continue
         override = RuleOverride(scope=scope)
         if scope == "product":
-            product_id = _integer(row.get("product_id"), f"overrides.{i}.product_id", errors, 1, 2**31 - 1)
+            product_id = _integer(row.get("product_id"), f"overrides.{i}.product_id", errors, 1, MAX_ID)
             if product_id is not None and db.session.get(Product, product_id) is None:
                 errors[f"overrides.{i}.product_id"] = [_("Choose an existing product.")]
             override.product_id, target = product_id, product_id
         elif scope == "category":
-            category_id = _integer(row.get("category_id"), f"overrides.{i}.category_id", errors, 1, 2**31 - 1)
+            category_id = _integer(row.get("category_id"), f"overrides.{i}.category_id", errors, 1, MAX_ID)
             if category_id is not None and db.session.get(Category, category_id) is None:
                 errors[f"overrides.{i}.category_id"] = [_("Choose an existing category.")]
             override.category_id, target = category_id, category_id

@@ -1,9 +1,17 @@
-"""Inserting a row that another transaction may be inserting at the same moment (a unique business key)."""
+"""Rows: what can be a row's id, and inserting a row that another transaction may be inserting at the same
+moment (a unique business key)."""
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dms.extensions import db
+
+MAX_ID = 2**31 - 1  # the largest id an integer column holds: a bigger number names no row (and overflows a query)
+
+
+def is_row_id(value) -> bool:
+    """Whether `value` is an int (not a bool) that can be a row's id: 1 to MAX_ID."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def get_or_insert(row, *where) -> tuple[object, bool]:

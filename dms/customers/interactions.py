@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from dms.core import audit
 from dms.core.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
+from dms.core.rows import is_row_id
 from dms.core.scope import HQ_SCOPE, scoped
 from dms.core.time import business_today, business_tz, utcnow
 from dms.customers.models import INTERACTION_KINDS, Customer, Interaction
@@ -215,7 +216,7 @@ def interactions_query(actor):
 
 def get_interaction(actor, interaction_id) -> Interaction:
     """One interaction within the actor's scope; NotFound otherwise (another distributor's included)."""
-    if isinstance(interaction_id, bool) or not isinstance(interaction_id, int) or not 0 < interaction_id < 2**31:
+    if not is_row_id(interaction_id):
         raise NotFound()
     interaction = db.session.scalar(interactions_query(actor).where(Interaction.id == interaction_id))
     if interaction is None:

@@ -11,7 +11,7 @@ from dms.core import audit
 from dms.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from dms.core.identity import normalise_mobile
 from dms.core.locks import lock_subject
-from dms.core.rows import get_or_insert
+from dms.core.rows import get_or_insert, is_row_id
 from dms.core.scope import HQ_SCOPE, scoped
 from dms.core.time import business_day_bounds_utc, utcnow
 from dms.customers.models import (
@@ -79,7 +79,7 @@ def customers_query(actor):
 
 def get_customer(actor, customer_id) -> Customer:
     """One customer within the actor's scope; NotFound otherwise (another distributor's included)."""
-    if isinstance(customer_id, bool) or not isinstance(customer_id, int) or not 0 < customer_id < 2**31:
+    if not is_row_id(customer_id):
         raise NotFound()
     customer = db.session.scalar(customers_query(actor).where(Customer.id == customer_id))
     if customer is None:

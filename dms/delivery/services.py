@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from dms.core.errors import NotFound
+from dms.core.rows import is_row_id
 from dms.core.scope import HQ_SCOPE
 from dms.core.time import business_day_bounds_utc, business_today
 from dms.distributors.models import Distributor
@@ -186,7 +187,7 @@ def my_delivered_today(actor) -> list[Order]:
 
 def my_delivery(actor, order_id) -> Order:
     """One order assigned to `actor`; NotFound for anyone else's (another courier's or distributor's)."""
-    if isinstance(order_id, bool) or not isinstance(order_id, int) or not 0 < order_id < 2**31:
+    if not is_row_id(order_id):
         raise NotFound()
     order = db.session.scalar(_mine(actor).where(Order.id == order_id))
     if order is None:

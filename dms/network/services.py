@@ -24,6 +24,7 @@ from dms.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from dms.core.listing import contains_pattern
 from dms.core.locks import lock_subject
 from dms.core.periods import business_date, month_bounds_utc, month_of, previous_month, utc_start
+from dms.core.rows import is_row_id
 from dms.core.scope import HQ_SCOPE
 from dms.core.time import business_today, utcnow
 from dms.distributors.models import Distributor, UplineLink
@@ -60,9 +61,7 @@ def _id(value) -> int | None:
     """A positive 32-bit id from an int or a string of digits, else None."""
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 11:
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
-        return None
-    return value
+    return value if is_row_id(value) else None
 
 
 # --- scope: who sees which part of the tree --------------------------------------------------------------

@@ -22,6 +22,7 @@ from dms.campaigns import services as campaigns
 from dms.catalog import services as catalog
 from dms.catalog.models import Product
 from dms.core.errors import ValidationError
+from dms.core.rows import is_row_id
 from dms.extensions import db
 
 CENT = Decimal("0.01")
@@ -81,7 +82,7 @@ def price_lines(raw_lines, allow_discount: bool = False, *, region_code: str | N
         except ValidationError as exc:
             errors.update(exc.fields)
     ids = [raw.get("product_id") if isinstance(raw, dict) else None for raw in raw_lines]
-    wanted = [i for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31]
+    wanted = [i for i in ids if is_row_id(i)]
     # Each product with its retail price in force, in one query; tags are not needed to price (still loadable).
     rows = db.session.execute(select(Product, catalog.price_in_force(Product.id).scalar_subquery())
                               .options(lazyload(Product.tags)).where(Product.id.in_(wanted))).all() if wanted else []

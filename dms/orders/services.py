@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from dms.campaigns import services as campaigns
 from dms.core import audit
 from dms.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationError
+from dms.core.rows import is_row_id
 from dms.core.scope import HQ_SCOPE
 from dms.core.time import business_today
 from dms.customers import services as customers
@@ -56,7 +57,7 @@ def orders_query(actor):
 
 def get_order(actor, order_id) -> Order:
     """One order within the actor's scope; NotFound otherwise (another distributor's included)."""
-    if isinstance(order_id, bool) or not isinstance(order_id, int) or not 0 < order_id < 2**31:
+    if not is_row_id(order_id):
         raise NotFound()
     order = db.session.scalar(orders_query(actor).where(Order.id == order_id))
     if order is None:
@@ -100,7 +101,7 @@ def _distributor(actor, distributor_id) -> Distributor | None:
     own = getattr(actor, "distributor_id", None) if actor is not None else None
     if distributor_id is None:
         return db.session.get(Distributor, own) if own is not None else None
-    if isinstance(distributor_id, bool) or not isinstance(distributor_id, int) or not 0 < distributor_id < 2**31:
+    if not is_row_id(distributor_id):
         raise ValidationError(fields={"distributor_id": [_("A distributor id (a whole number).")]})
     if own is not None and distributor_id != own and not is_hq(actor):
         raise NotFound(_("Unknown distributor."))
